@@ -1,0 +1,19 @@
+import { OSUtils } from "node-os-utils";
+import type { DaemonConfig } from "../config.js";
+import type { Collector } from "./collector.js";
+import { createCpuCollector } from "./cpu.js";
+import { createDiskCollector } from "./disk.js";
+import { createMemoryCollector } from "./memory.js";
+import { createNetworkCollector } from "./network.js";
+
+/** The enabled collectors, with their intervals. */
+export function createCollectors(cfg: DaemonConfig["collectors"]): { collector: Collector; intervalMs: number }[] {
+  const osutils = new OSUtils();
+  const all = [
+    { on: cfg.cpu, collector: createCpuCollector(osutils) },
+    { on: cfg.memory, collector: createMemoryCollector(osutils) },
+    { on: cfg.disk, collector: createDiskCollector(cfg.disk.mountPoints) },
+    { on: cfg.network, collector: createNetworkCollector(cfg.network.interfaces) },
+  ];
+  return all.filter((c) => c.on.enabled).map((c) => ({ collector: c.collector, intervalMs: c.on.intervalMs }));
+}

@@ -1,0 +1,176 @@
+import { argValue, deepFreeze, getPath, parseDurationMs, parseYamlConfig } from "../common/config-load.js";
+import { ConfigError } from "../common/errors.js";
+import { LOG_LEVELS, type LogLevel } from "../common/logging.js";
+
+export interface CollectorConfig {
+  enabled: boolean;
+  intervalMs: number;
+}
+
+export interface DaemonConfig {
+  id: string;
+  logLevel: LogLevel;
+  workDir: string;
+  manager: {
+    /** host:port of the manager's gRPC port. */
+    address: string;
+    tls: { certFile: string; keyFile: string; caFile: string } | undefined;
+    heartbeatIntervalMs: number;
+    reconnectIntervalMs: number;
+    timeoutMs: number;
+  };
+  collectors: {
+    cpu: CollectorConfig;
+    memory: CollectorConfig;
+    disk: CollectorConfig & { mountPoints: string[] };
+    network: CollectorConfig & { interfaces: string[] };
+  };
+  once: boolean;
+}
+
+export const DAEMON_DEFAULTS: DaemonConfig = {
+  id: "",
+  logLevel: "info",
+  workDir: "/var/lib/fleet-daemon",
+  manager: {
+    address: "127.0.0.1:9090",
+    tls: undefined,
+    heartbeatIntervalMs: 60_000,
+    reconnectIntervalMs: 10_000,
+    timeoutMs: 30_000,
+  },
+  collectors: {
+    cpu: { enabled: true, intervalMs: 60_000 },
+    memory: { enabled: true, intervalMs: 60_000 },
+    disk: { enabled: true, intervalMs: 60_000, mountPoints: [] },
+    network: { enabled: true, intervalMs: 60_000, interfaces: [] },
+  },
+  once: false,
+};
+
+export interface LoadDaemonConfigInput {
+  argv: readonly string[];
+  env: Readonly<Record<string, string | undefined>>;
+  readFile: (path: string) => string;
+}
+
+/** Defaults, then YAML (`--config`, the existing system's keys), then env, then flags. */
+export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonConfig> {
+  const problems: string[] = [];
+  const cfg: DaemonConfig = structuredClone(DAEMON_DEFAULTS);
+  const configPath = argValue(input.argv, "config");
+  let file: Record<string, unknown> = {};
+  if (configPath) {
+    try {
+      file = parseYamlConfig(input.readFile(configPath), configPath);
+    } catch (err) {
+      throw new ConfigError([`--config (${configPath}): ${(err as Error).message}`]);
+    }
+  }
+  const src = configPath ?? "";
+  const str = (key: string, set: (v: string) => void) => {
+    const v = getPath(file, key);
+    if (v === undefined || v === null) return;
+    if (typeof v !== "string") problems.push(`${key} (${src}): expected a string, got ${JSON.stringify(v)}`);
+    else set(v);
+  };
+  const dur = (key: string, min: number, set: (ms: number) => void) => {
+    const v = getPath(file, key);
+    if (v === undefined || v === null) return;
+    const ms = parseDurationMs(v);
+    if (ms === undefined || ms < min) {
+      problems.push(`${key} (${src}): expected a duration of at least ${min}ms such as "60s", got ${JSON.stringify(v)}`);
+    } else set(ms);
+  };
+  const level = (value: string, source: string) => {
+    const l = value.toLowerCase();
+    if ((LOG_LEVELS as readonly string[]).includes(l)) cfg.logLevel = l as LogLevel;
+    else problems.push(`daemon.log_level (${source}): expected one of ${LOG_LEVELS.join(", ")}, got "${value}"`);
+  };
+
+  str("daemon.id", (v) => {
+    cfg.id = v;
+  });
+  str("daemon.log_level", (v) => level(v, src));
+  str("daemon.work_dir", (v) => {
+    cfg.workDir = v;
+  });
+  str("manager.address", (v) => {
+    cfg.manager.address = v;
+  });
+  dur("manager.heartbeat_interval", 1000, (ms) => {
+    cfg.manager.heartbeatIntervalMs = ms;
+  });
+  dur("manager.reconnect_interval", 100, (ms) => {
+    cfg.manager.reconnectIntervalMs = ms;
+  });
+  dur("manager.timeout", 100, (ms) => {
+    cfg.manager.timeoutMs = ms;
+  });
+  const tls = { certFile: "", keyFile: "", caFile: "" };
+  str("manager.tls.cert_file", (v) => {
+    tls.certFile = v;
+  });
+  str("manager.tls.key_file", (v) => {
+    tls.keyFile = v;
+  });
+  str("manager.tls.ca_file", (v) => {
+    tls.caFile = v;
+  });
+  const tlsSet = [tls.certFile, tls.keyFile, tls.caFile].filter(Boolean).length;
+  if (tlsSet === 3) cfg.manager.tls = tls;
+  else if (tlsSet > 0) {
+    problems.push(
+      `manager.tls (${src}): cert_file, key_file and ca_file must be set together (never a silent downgrade to plaintext)`,
+    );
+  }
+
+  const collectors = getPath(file, "collectors");
+  if (collectors && typeof collectors === "object") {
+    for (const name of Object.keys(collectors)) {
+      if (!(name in cfg.collectors)) {
+        problems.push(`collectors.${name} (${src}): unknown collector; known: ${Object.keys(cfg.collectors).join(", ")}`);
+      }
+    }
+  }
+  for (const name of ["cpu", "memory", "disk", "network"] as const) {
+    const enabled = getPath(file, `collectors.${name}.enabled`);
+    if (enabled !== undefined && enabled !== null) {
+      if (typeof enabled !== "boolean") problems.push(`collectors.${name}.enabled (${src}): expected true or false, got ${JSON.stringify(enabled)}`);
+      else cfg.collectors[name].enabled = enabled;
+    }
+    dur(`collectors.${name}.interval`, 1000, (ms) => {
+      cfg.collectors[name].intervalMs = ms;
+    });
+  }
+  const list = (key: string, set: (v: string[]) => void) => {
+    const v = getPath(file, key);
+    if (v === undefined || v === null) return;
+    if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) problems.push(`${key} (${src}): expected a list of strings`);
+    else set(v as string[]);
+  };
+  list("collectors.disk.mount_points", (v) => {
+    cfg.collectors.disk.mountPoints = v;
+  });
+  list("collectors.network.interfaces", (v) => {
+    cfg.collectors.network.interfaces = v;
+  });
+
+  // Environment, as the existing system reads it.
+  if (input.env.MANAGER_ADDRESS) cfg.manager.address = input.env.MANAGER_ADDRESS;
+  if (input.env.LOG_LEVEL) level(input.env.LOG_LEVEL, "env LOG_LEVEL");
+  if (!cfg.id && input.env.NODE_NAME) cfg.id = input.env.NODE_NAME;
+
+  // Flags.
+  const flagLevel = argValue(input.argv, "log-level");
+  if (flagLevel) level(flagLevel, "--log-level");
+  const flagWorkDir = argValue(input.argv, "work-dir");
+  if (flagWorkDir) cfg.workDir = flagWorkDir;
+  cfg.once = input.argv.includes("--once");
+
+  if (!/^[^\s/]+:\d{1,5}$/.test(cfg.manager.address.replace(/^https?:\/\//, ""))) {
+    problems.push(`manager.address: expected host:port, got "${cfg.manager.address}"`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return deepFreeze(cfg);
+}

@@ -1,0 +1,95 @@
+import { and, asc, count, eq, gt, type SQL, sql } from "drizzle-orm";
+import type { SelectorClause } from "../../../common/selector.js";
+import type { NodeRegistration } from "../../../common/types.js";
+import type { Database } from "../client.js";
+import { nodeEvents, nodes } from "../schema/nodes.js";
+
+export type NodeRow = typeof nodes.$inferSelect;
+
+/** Inserts or refreshes a node and records a `registered` event, in one transaction. */
+export async function upsertNode(db: Database, reg: NodeRegistration, now: Date): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx
+      .insert(nodes)
+      .values({ ...reg, status: "online", registeredAt: now, lastSeenAt: now, statusChangedAt: now })
+      .onConflictDoUpdate({
+        target: nodes.nodeId,
+        set: {
+          hostname: reg.hostname,
+          ip: reg.ip,
+          os: reg.os,
+          arch: reg.arch,
+          labels: reg.labels,
+          daemonVersion: reg.daemonVersion,
+          agentVersion: reg.agentVersion,
+          lastSeenAt: now,
+        },
+      });
+    await tx.insert(nodeEvents).values({ nodeId: reg.nodeId, kind: "registered", time: now });
+  });
+}
+
+/** One node, or undefined. */
+export async function findNode(db: Database, nodeId: string): Promise<NodeRow | undefined> {
+  const rows = await db.select().from(nodes).where(eq(nodes.nodeId, nodeId)).limit(1);
+  return rows[0];
+}
+
+/** Writes many `last_seen_at` values in one statement; returns the ids that exist. */
+export async function touchLastSeen(
+  db: Database,
+  seen: readonly { nodeId: string; at: Date; skewSeconds: number }[],
+): Promise<string[]> {
+  if (seen.length === 0) return [];
+  const ids = seen.map((s) => s.nodeId);
+  const ats = seen.map((s) => s.at.toISOString());
+  const skews = seen.map((s) => s.skewSeconds);
+  const result = await db.execute<{ node_id: string }>(sql`
+    update ${nodes} as n
+       set last_seen_at = greatest(n.last_seen_at, u.at),
+           clock_skew_seconds = u.skew
+      from unnest(${sql.param(ids)}::text[], ${sql.param(ats)}::timestamptz[], ${sql.param(skews)}::int[])
+           as u(node_id, at, skew)
+     where n.node_id = u.node_id
+ returning n.node_id`);
+  return rowsOf<{ node_id: string }>(result).map((r) => r.node_id);
+}
+
+/** Drizzle's execute() returns an array on postgres.js and `{ rows }` on PGlite. */
+export function rowsOf<T>(result: unknown): T[] {
+  if (Array.isArray(result)) return result as T[];
+  return ((result as { rows?: T[] }).rows ?? []) as T[];
+}
+
+export interface ListNodesQuery {
+  status: string;
+  selector: readonly SelectorClause[];
+  /** Exclusive lower bound on node_id (keyset pagination). */
+  after: string;
+  limit: number;
+}
+
+function nodeFilter(q: Pick<ListNodesQuery, "status" | "selector">): SQL | undefined {
+  const conds: SQL[] = [];
+  if (q.status) conds.push(eq(nodes.status, q.status));
+  for (const c of q.selector) {
+    if (c.op === "eq") conds.push(sql`${nodes.labels} @> ${JSON.stringify({ [c.key]: c.value })}::jsonb`);
+    else if (c.op === "neq") conds.push(sql`not (${nodes.labels} @> ${JSON.stringify({ [c.key]: c.value })}::jsonb)`);
+    else if (c.op === "exists") conds.push(sql`${nodes.labels} ? ${c.key}`);
+    else conds.push(sql`not (${nodes.labels} ? ${c.key})`);
+  }
+  return conds.length ? and(...conds) : undefined;
+}
+
+/** A page of nodes ordered by node_id, plus the total matching the filter. */
+export async function listNodes(db: Database, q: ListNodesQuery): Promise<{ rows: NodeRow[]; total: number }> {
+  const where = nodeFilter(q);
+  const rows = await db
+    .select()
+    .from(nodes)
+    .where(q.after ? and(where, gt(nodes.nodeId, q.after)) : where)
+    .orderBy(asc(nodes.nodeId))
+    .limit(q.limit);
+  const [countRow] = await db.select({ n: count() }).from(nodes).where(where);
+  return { rows, total: countRow?.n ?? 0 };
+}

@@ -1,0 +1,16 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { HeartbeatRequest, HeartbeatResponseSchema } from "../../../gen/manager/manager_pb.js";
+import type { NodeService } from "../services/nodes.js";
+import type { PacingSource } from "./register-node.js";
+
+/** Heartbeat: records liveness; NOT_FOUND for unknown nodes. */
+export function createHeartbeatHandler(nodes: NodeService, pacing: PacingSource) {
+  return async (req: HeartbeatRequest): Promise<MessageInitShape<typeof HeartbeatResponseSchema>> => {
+    await nodes.heartbeat(req.nodeId, Number(req.timestamp));
+    return {
+      success: true,
+      heartbeatIntervalSeconds: pacing.heartbeatIntervalSeconds(),
+      serverTime: BigInt(Math.floor(Date.now() / 1000)),
+    };
+  };
+}

@@ -1,0 +1,23 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type {
+  ReportMetricsRequest,
+  ReportMetricsResponseSchema,
+} from "../../../gen/manager/manager_pb.js";
+import type { MetricSample } from "../../common/types.js";
+import type { MetricsService } from "../services/metrics.js";
+
+/** ReportMetrics: proto MetricData → MetricSample; OK only after commit. */
+export function createReportMetricsHandler(metrics: MetricsService) {
+  return async (
+    req: ReportMetricsRequest,
+  ): Promise<MessageInitShape<typeof ReportMetricsResponseSchema>> => {
+    const samples: MetricSample[] = req.metrics.map((m) => ({
+      type: m.type,
+      timestamp: Number(m.timestamp),
+      values: { ...m.values },
+      labels: { ...m.labels },
+    }));
+    const result = await metrics.report(req.nodeId, samples);
+    return { success: true, accepted: result.accepted, rejected: 0 };
+  };
+}
