@@ -2,7 +2,8 @@ import { parse as parseYaml } from "yaml";
 
 /** A duration such as "60s", "1m30s", "500ms", "2h" or a bare number of seconds, in ms. */
 export function parseDurationMs(value: unknown): number | undefined {
-  if (typeof value === "number") return Number.isFinite(value) && value >= 0 ? value * 1000 : undefined;
+  if (typeof value === "number")
+    return Number.isFinite(value) && value >= 0 ? value * 1000 : undefined;
   if (typeof value !== "string") return undefined;
   const text = value.trim();
   if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;

@@ -11,7 +11,8 @@ const KEY = /^[A-Za-z_][A-Za-z0-9_./-]{0,62}$/;
 export function parseSelector(text: string, field = "selector"): SelectorClause[] {
   const clauses: SelectorClause[] = [];
   if (text.trim() === "") return clauses;
-  if (text.length > 1024) throw new InvalidArgumentError(field, `must be at most 1024 characters, got ${text.length}`);
+  if (text.length > 1024)
+    throw new InvalidArgumentError(field, `must be at most 1024 characters, got ${text.length}`);
   for (const raw of text.split(",")) {
     const part = raw.trim();
     const m = /^(!?)([^=!]+?)\s*(?:(!=|==|=)\s*(.*))?$/.exec(part);
@@ -21,7 +22,8 @@ export function parseSelector(text: string, field = "selector"): SelectorClause[
     }
     if (m[3]) {
       const value = (m[4] ?? "").trim();
-      if (value.length > 255) throw new InvalidArgumentError(field, `value of "${key}" must be at most 255 characters`);
+      if (value.length > 255)
+        throw new InvalidArgumentError(field, `value of "${key}" must be at most 255 characters`);
       clauses.push({ op: m[3] === "!=" ? "neq" : "eq", key, value });
     } else {
       clauses.push({ op: m[1] ? "absent" : "exists", key });

@@ -1,4 +1,10 @@
-import { argValue, deepFreeze, getPath, parseDurationMs, parseYamlConfig } from "../common/config-load.js";
+import {
+  argValue,
+  deepFreeze,
+  getPath,
+  parseDurationMs,
+  parseYamlConfig,
+} from "../common/config-load.js";
 import { ConfigError } from "../common/errors.js";
 import { LOG_LEVELS, type LogLevel } from "../common/logging.js";
 
@@ -71,7 +77,8 @@ export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonC
   const str = (key: string, set: (v: string) => void) => {
     const v = getPath(file, key);
     if (v === undefined || v === null) return;
-    if (typeof v !== "string") problems.push(`${key} (${src}): expected a string, got ${JSON.stringify(v)}`);
+    if (typeof v !== "string")
+      problems.push(`${key} (${src}): expected a string, got ${JSON.stringify(v)}`);
     else set(v);
   };
   const dur = (key: string, min: number, set: (ms: number) => void) => {
@@ -79,13 +86,18 @@ export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonC
     if (v === undefined || v === null) return;
     const ms = parseDurationMs(v);
     if (ms === undefined || ms < min) {
-      problems.push(`${key} (${src}): expected a duration of at least ${min}ms such as "60s", got ${JSON.stringify(v)}`);
+      problems.push(
+        `${key} (${src}): expected a duration of at least ${min}ms such as "60s", got ${JSON.stringify(v)}`,
+      );
     } else set(ms);
   };
   const level = (value: string, source: string) => {
     const l = value.toLowerCase();
     if ((LOG_LEVELS as readonly string[]).includes(l)) cfg.logLevel = l as LogLevel;
-    else problems.push(`daemon.log_level (${source}): expected one of ${LOG_LEVELS.join(", ")}, got "${value}"`);
+    else
+      problems.push(
+        `daemon.log_level (${source}): expected one of ${LOG_LEVELS.join(", ")}, got "${value}"`,
+      );
   };
 
   str("daemon.id", (v) => {
@@ -129,14 +141,19 @@ export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonC
   if (collectors && typeof collectors === "object") {
     for (const name of Object.keys(collectors)) {
       if (!(name in cfg.collectors)) {
-        problems.push(`collectors.${name} (${src}): unknown collector; known: ${Object.keys(cfg.collectors).join(", ")}`);
+        problems.push(
+          `collectors.${name} (${src}): unknown collector; known: ${Object.keys(cfg.collectors).join(", ")}`,
+        );
       }
     }
   }
   for (const name of ["cpu", "memory", "disk", "network"] as const) {
     const enabled = getPath(file, `collectors.${name}.enabled`);
     if (enabled !== undefined && enabled !== null) {
-      if (typeof enabled !== "boolean") problems.push(`collectors.${name}.enabled (${src}): expected true or false, got ${JSON.stringify(enabled)}`);
+      if (typeof enabled !== "boolean")
+        problems.push(
+          `collectors.${name}.enabled (${src}): expected true or false, got ${JSON.stringify(enabled)}`,
+        );
       else cfg.collectors[name].enabled = enabled;
     }
     dur(`collectors.${name}.interval`, 1000, (ms) => {
@@ -146,7 +163,8 @@ export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonC
   const list = (key: string, set: (v: string[]) => void) => {
     const v = getPath(file, key);
     if (v === undefined || v === null) return;
-    if (!Array.isArray(v) || v.some((x) => typeof x !== "string")) problems.push(`${key} (${src}): expected a list of strings`);
+    if (!Array.isArray(v) || v.some((x) => typeof x !== "string"))
+      problems.push(`${key} (${src}): expected a list of strings`);
     else set(v as string[]);
   };
   list("collectors.disk.mount_points", (v) => {

@@ -44,7 +44,9 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       return report.collectorErrors.length > 0 || report.rejected > 0 ? 1 : 0;
     } catch (err) {
-      process.stderr.write(`fleet-daemon: --once failed against ${config.manager.address}: ${(err as Error).message}\n`);
+      process.stderr.write(
+        `fleet-daemon: --once failed against ${config.manager.address}: ${(err as Error).message}\n`,
+      );
       return 1;
     }
   }
@@ -57,7 +59,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`fleet-daemon: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `fleet-daemon: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exitCode = 1;
   },
 );

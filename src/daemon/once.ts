@@ -1,7 +1,6 @@
-import type { MetricSample } from "../common/types.js";
+import type { MetricSample, NodeRegistration } from "../common/types.js";
 import type { Collector } from "./collectors/collector.js";
 import type { ManagerClient } from "./transport/client.js";
-import type { NodeRegistration } from "../common/types.js";
 
 export interface OnceReport {
   nodeId: string;
@@ -19,7 +18,10 @@ export async function runOnce(
   collectors: readonly Collector[],
 ): Promise<OnceReport> {
   await client.registerNode(registration);
-  await client.heartbeat({ nodeId: registration.nodeId, timestamp: BigInt(Math.floor(Date.now() / 1000)) });
+  await client.heartbeat({
+    nodeId: registration.nodeId,
+    timestamp: BigInt(Math.floor(Date.now() / 1000)),
+  });
   const now = new Date();
   const collectorErrors: OnceReport["collectorErrors"] = [];
   const results = await Promise.allSettled(collectors.map((c) => c.collect(now)));
@@ -30,7 +32,12 @@ export async function runOnce(
   });
   const res = await client.reportMetrics({
     nodeId: registration.nodeId,
-    metrics: sent.map((s) => ({ type: s.type, timestamp: BigInt(s.timestamp), values: s.values, labels: s.labels })),
+    metrics: sent.map((s) => ({
+      type: s.type,
+      timestamp: BigInt(s.timestamp),
+      values: s.values,
+      labels: s.labels,
+    })),
   });
   return {
     nodeId: registration.nodeId,

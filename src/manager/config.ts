@@ -1,4 +1,11 @@
-import { argValue, deepFreeze, getPath, parseAddress, parseDurationMs, parseYamlConfig } from "../common/config-load.js";
+import {
+  argValue,
+  deepFreeze,
+  getPath,
+  parseAddress,
+  parseDurationMs,
+  parseYamlConfig,
+} from "../common/config-load.js";
 import { ConfigError } from "../common/errors.js";
 import { LOG_LEVELS, type LogLevel } from "../common/logging.js";
 
@@ -53,11 +60,16 @@ export function loadManagerConfig(input: LoadManagerConfigInput): Readonly<Manag
     }
   }
 
-  const pick = (yamlKey: string, envKey: string | undefined): { value: unknown; source: string } | undefined => {
+  const pick = (
+    yamlKey: string,
+    envKey: string | undefined,
+  ): { value: unknown; source: string } | undefined => {
     const envValue = envKey ? input.env[envKey] : undefined;
-    if (envValue !== undefined && envValue !== "") return { value: envValue, source: `env ${envKey}` };
+    if (envValue !== undefined && envValue !== "")
+      return { value: envValue, source: `env ${envKey}` };
     const fileValue = getPath(file, yamlKey);
-    if (fileValue !== undefined && fileValue !== null) return { value: fileValue, source: configPath as string };
+    if (fileValue !== undefined && fileValue !== null)
+      return { value: fileValue, source: configPath as string };
     return undefined;
   };
 
@@ -66,7 +78,8 @@ export function loadManagerConfig(input: LoadManagerConfigInput): Readonly<Manag
     if (!got) return;
     const parsed = parseAddress(String(got.value));
     if (parsed) set(parsed);
-    else problems.push(`${yamlKey} (${got.source}): expected host:port, got "${String(got.value)}"`);
+    else
+      problems.push(`${yamlKey} (${got.source}): expected host:port, got "${String(got.value)}"`);
   };
   addr("grpc.addr", "FLEET_GRPC_ADDR", (a) => {
     cfg.grpcAddr = a;
@@ -79,7 +92,9 @@ export function loadManagerConfig(input: LoadManagerConfigInput): Readonly<Manag
   if (url) {
     const text = String(url.value);
     if (!/^postgres(ql)?:\/\//.test(text)) {
-      problems.push(`database.url (${url.source}): expected a postgres:// URL, got "${text.replace(/:[^:@/]*@/, ":***@")}"`);
+      problems.push(
+        `database.url (${url.source}): expected a postgres:// URL, got "${text.replace(/:[^:@/]*@/, ":***@")}"`,
+      );
     } else cfg.databaseUrl = text;
   }
   const dataDir = pick("database.data_dir", "FLEET_DATA_DIR");
@@ -89,14 +104,19 @@ export function loadManagerConfig(input: LoadManagerConfigInput): Readonly<Manag
   if (level) {
     const text = String(level.value).toLowerCase();
     if ((LOG_LEVELS as readonly string[]).includes(text)) cfg.logLevel = text as LogLevel;
-    else problems.push(`log_level (${level.source}): expected one of ${LOG_LEVELS.join(", ")}, got "${text}"`);
+    else
+      problems.push(
+        `log_level (${level.source}): expected one of ${LOG_LEVELS.join(", ")}, got "${text}"`,
+      );
   }
 
   const interval = pick("heartbeat.interval", undefined);
   if (interval) {
     const ms = parseDurationMs(interval.value);
     if (ms === undefined || ms < 1000 || ms > 3_600_000) {
-      problems.push(`heartbeat.interval (${interval.source}): expected a duration from 1s to 1h, got "${String(interval.value)}"`);
+      problems.push(
+        `heartbeat.interval (${interval.source}): expected a duration from 1s to 1h, got "${String(interval.value)}"`,
+      );
     } else cfg.heartbeatIntervalSeconds = Math.round(ms / 1000);
   }
 

@@ -23,7 +23,11 @@ async function main(argv: string[]): Promise<number> {
   const command = argv[0] && !argv[0].startsWith("-") ? argv[0] : "serve";
   let config: ReturnType<typeof loadManagerConfig>;
   try {
-    config = loadManagerConfig({ argv, env: process.env, readFile: (p) => readFileSync(p, "utf8") });
+    config = loadManagerConfig({
+      argv,
+      env: process.env,
+      readFile: (p) => readFileSync(p, "utf8"),
+    });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`fleet-manager: ${err.message}\n`);
@@ -67,7 +71,9 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
-    process.stderr.write(`fleet-manager: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `fleet-manager: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exitCode = 1;
   },
 );

@@ -4,7 +4,7 @@ import { ManagerService } from "../../gen/manager/manager_pb.js";
 import { createGetNodeHandler } from "./handlers/get-node.js";
 import { createHeartbeatHandler } from "./handlers/heartbeat.js";
 import { createListNodesHandler } from "./handlers/list-nodes.js";
-import { type PacingSource, createRegisterNodeHandler } from "./handlers/register-node.js";
+import { createRegisterNodeHandler, type PacingSource } from "./handlers/register-node.js";
 import { createReportMetricsHandler } from "./handlers/report-metrics.js";
 import type { MetricsService } from "./services/metrics.js";
 import type { NodeService } from "./services/nodes.js";

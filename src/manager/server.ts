@@ -30,7 +30,10 @@ export interface CreateManagerOptions {
 }
 
 /** Builds a manager from config; main.ts and the tests both use this. */
-export function createManager(config: Readonly<ManagerConfig>, opts: CreateManagerOptions = {}): Manager {
+export function createManager(
+  config: Readonly<ManagerConfig>,
+  opts: CreateManagerOptions = {},
+): Manager {
   const logger = opts.logger ?? createLogger("fleet-manager", config.logLevel);
   let database: DatabaseHandle | undefined;
   let grpcServer: http2.Http2Server | undefined;
@@ -39,7 +42,8 @@ export function createManager(config: Readonly<ManagerConfig>, opts: CreateManag
   let grpcPort = 0;
   let httpPort = 0;
 
-  const urlOf = (host: string, port: number) => `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  const urlOf = (host: string, port: number) =>
+    `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
 
   return {
     logger,
@@ -133,7 +137,11 @@ export function createManager(config: Readonly<ManagerConfig>, opts: CreateManag
   };
 }
 
-function listen(server: http.Server | http2.Http2Server, host: string, port: number): Promise<number> {
+function listen(
+  server: http.Server | http2.Http2Server,
+  host: string,
+  port: number,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(port, host, () => {

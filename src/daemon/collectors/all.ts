@@ -7,7 +7,9 @@ import { createMemoryCollector } from "./memory.js";
 import { createNetworkCollector } from "./network.js";
 
 /** The enabled collectors, with their intervals. */
-export function createCollectors(cfg: DaemonConfig["collectors"]): { collector: Collector; intervalMs: number }[] {
+export function createCollectors(
+  cfg: DaemonConfig["collectors"],
+): { collector: Collector; intervalMs: number }[] {
   const osutils = new OSUtils();
   const all = [
     { on: cfg.cpu, collector: createCpuCollector(osutils) },
@@ -15,5 +17,7 @@ export function createCollectors(cfg: DaemonConfig["collectors"]): { collector: 
     { on: cfg.disk, collector: createDiskCollector(cfg.disk.mountPoints) },
     { on: cfg.network, collector: createNetworkCollector(cfg.network.interfaces) },
   ];
-  return all.filter((c) => c.on.enabled).map((c) => ({ collector: c.collector, intervalMs: c.on.intervalMs }));
+  return all
+    .filter((c) => c.on.enabled)
+    .map((c) => ({ collector: c.collector, intervalMs: c.on.intervalMs }));
 }

@@ -5,7 +5,9 @@ import type { PacingSource } from "./register-node.js";
 
 /** Heartbeat: records liveness; NOT_FOUND for unknown nodes. */
 export function createHeartbeatHandler(nodes: NodeService, pacing: PacingSource) {
-  return async (req: HeartbeatRequest): Promise<MessageInitShape<typeof HeartbeatResponseSchema>> => {
+  return async (
+    req: HeartbeatRequest,
+  ): Promise<MessageInitShape<typeof HeartbeatResponseSchema>> => {
     await nodes.heartbeat(req.nodeId, Number(req.timestamp));
     return {
       success: true,

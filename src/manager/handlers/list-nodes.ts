@@ -5,7 +5,9 @@ import { toNodeMessage } from "./node-message.js";
 
 /** ListNodes: status filter, label selector, keyset pagination. */
 export function createListNodesHandler(nodes: NodeService) {
-  return async (req: ListNodesRequest): Promise<MessageInitShape<typeof ListNodesResponseSchema>> => {
+  return async (
+    req: ListNodesRequest,
+  ): Promise<MessageInitShape<typeof ListNodesResponseSchema>> => {
     const page = await nodes.list(req);
     return {
       nodes: page.rows.map(toNodeMessage),

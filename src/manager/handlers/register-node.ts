@@ -11,7 +11,9 @@ export interface PacingSource {
 
 /** RegisterNode: proto → NodeRegistration → nodes service. */
 export function createRegisterNodeHandler(nodes: NodeService, pacing: PacingSource) {
-  return async (req: RegisterNodeRequest): Promise<MessageInitShape<typeof RegisterNodeResponseSchema>> => {
+  return async (
+    req: RegisterNodeRequest,
+  ): Promise<MessageInitShape<typeof RegisterNodeResponseSchema>> => {
     await nodes.register({
       nodeId: req.nodeId,
       hostname: req.hostname,

@@ -22,7 +22,8 @@ export function createNodeService(db: Database) {
 
     /** Records a heartbeat; NodeNotFoundError when the node is unknown. */
     async heartbeat(nodeId: string, daemonTimestamp: number, now = new Date()): Promise<void> {
-      const skewSeconds = daemonTimestamp > 0 ? daemonTimestamp - Math.floor(now.getTime() / 1000) : 0;
+      const skewSeconds =
+        daemonTimestamp > 0 ? daemonTimestamp - Math.floor(now.getTime() / 1000) : 0;
       const found = await touchLastSeen(db, [{ nodeId, at: now, skewSeconds }]);
       if (found.length === 0) throw new NodeNotFoundError(nodeId);
     },
@@ -30,10 +31,16 @@ export function createNodeService(db: Database) {
     /** A page of nodes; the page token is the last node_id of the previous page. */
     async list(q: { status: string; selector: string; pageSize: number; pageToken: string }) {
       if (q.status !== "" && q.status !== "online" && q.status !== "offline") {
-        throw new InvalidArgumentError("status", `must be "online", "offline" or empty, got "${q.status}"`);
+        throw new InvalidArgumentError(
+          "status",
+          `must be "online", "offline" or empty, got "${q.status}"`,
+        );
       }
       if (q.pageSize < 0 || q.pageSize > MAX_PAGE_SIZE) {
-        throw new InvalidArgumentError("page_size", `must be 0–${MAX_PAGE_SIZE}, got ${q.pageSize}`);
+        throw new InvalidArgumentError(
+          "page_size",
+          `must be 0–${MAX_PAGE_SIZE}, got ${q.pageSize}`,
+        );
       }
       const limit = q.pageSize || DEFAULT_PAGE_SIZE;
       const after = q.pageToken ? Buffer.from(q.pageToken, "base64url").toString("utf8") : "";

@@ -14,17 +14,15 @@ export async function insertMetrics(
   samples: readonly MetricSample[],
 ): Promise<number> {
   if (samples.length === 0) return 0;
-  const types = samples.map((s) => s.type);
-  const labels = samples.map((s) => JSON.stringify(s.labels));
-  const ts = samples.map((s) => new Date(s.timestamp * 1000).toISOString());
-  const values = samples.map((s) => JSON.stringify(s.values));
-  const result = await db.execute<{ n: number }>(sql`
+  // One JSON parameter: arrays as bind parameters differ between postgres.js and PGlite.
+  const rows = JSON.stringify(
+    samples.map((s) => ({ type: s.type, labels: s.labels, ts: s.timestamp, values: s.values })),
+  );
+  const result = await db.execute(sql`
     with ins as (
       insert into metrics (node_id, type, labels, ts, values)
-      select ${nodeId}, u.type, u.labels::jsonb, u.ts, u.values::jsonb
-        from unnest(${sql.param(types)}::text[], ${sql.param(labels)}::text[],
-                    ${sql.param(ts)}::timestamptz[], ${sql.param(values)}::text[])
-             as u(type, labels, ts, values)
+      select ${nodeId}, u.type, u.labels, to_timestamp(u.ts), u.values
+        from jsonb_to_recordset(${rows}::jsonb) as u(type text, labels jsonb, ts bigint, values jsonb)
       on conflict on constraint metrics_series_ts_pk do nothing
       returning 1)
     select count(*)::int as n from ins`);

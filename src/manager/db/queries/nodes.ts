@@ -11,7 +11,13 @@ export async function upsertNode(db: Database, reg: NodeRegistration, now: Date)
   await db.transaction(async (tx) => {
     await tx
       .insert(nodes)
-      .values({ ...reg, status: "online", registeredAt: now, lastSeenAt: now, statusChangedAt: now })
+      .values({
+        ...reg,
+        status: "online",
+        registeredAt: now,
+        lastSeenAt: now,
+        statusChangedAt: now,
+      })
       .onConflictDoUpdate({
         target: nodes.nodeId,
         set: {
@@ -41,15 +47,15 @@ export async function touchLastSeen(
   seen: readonly { nodeId: string; at: Date; skewSeconds: number }[],
 ): Promise<string[]> {
   if (seen.length === 0) return [];
-  const ids = seen.map((s) => s.nodeId);
-  const ats = seen.map((s) => s.at.toISOString());
-  const skews = seen.map((s) => s.skewSeconds);
-  const result = await db.execute<{ node_id: string }>(sql`
+  // One JSON parameter: arrays as bind parameters differ between postgres.js and PGlite.
+  const rows = JSON.stringify(
+    seen.map((s) => ({ node_id: s.nodeId, at: s.at.toISOString(), skew: s.skewSeconds })),
+  );
+  const result = await db.execute(sql`
     update ${nodes} as n
        set last_seen_at = greatest(n.last_seen_at, u.at),
            clock_skew_seconds = u.skew
-      from unnest(${sql.param(ids)}::text[], ${sql.param(ats)}::timestamptz[], ${sql.param(skews)}::int[])
-           as u(node_id, at, skew)
+      from jsonb_to_recordset(${rows}::jsonb) as u(node_id text, at timestamptz, skew int)
      where n.node_id = u.node_id
  returning n.node_id`);
   return rowsOf<{ node_id: string }>(result).map((r) => r.node_id);
@@ -73,8 +79,10 @@ function nodeFilter(q: Pick<ListNodesQuery, "status" | "selector">): SQL | undef
   const conds: SQL[] = [];
   if (q.status) conds.push(eq(nodes.status, q.status));
   for (const c of q.selector) {
-    if (c.op === "eq") conds.push(sql`${nodes.labels} @> ${JSON.stringify({ [c.key]: c.value })}::jsonb`);
-    else if (c.op === "neq") conds.push(sql`not (${nodes.labels} @> ${JSON.stringify({ [c.key]: c.value })}::jsonb)`);
+    if (c.op === "eq")
+      conds.push(sql`${nodes.labels} @> ${JSON.stringify({ [c.key]: c.value })}::jsonb`);
+    else if (c.op === "neq")
+      conds.push(sql`not (${nodes.labels} @> ${JSON.stringify({ [c.key]: c.value })}::jsonb)`);
     else if (c.op === "exists") conds.push(sql`${nodes.labels} ? ${c.key}`);
     else conds.push(sql`not (${nodes.labels} ? ${c.key})`);
   }
@@ -82,7 +90,10 @@ function nodeFilter(q: Pick<ListNodesQuery, "status" | "selector">): SQL | undef
 }
 
 /** A page of nodes ordered by node_id, plus the total matching the filter. */
-export async function listNodes(db: Database, q: ListNodesQuery): Promise<{ rows: NodeRow[]; total: number }> {
+export async function listNodes(
+  db: Database,
+  q: ListNodesQuery,
+): Promise<{ rows: NodeRow[]; total: number }> {
   const where = nodeFilter(q);
   const rows = await db
     .select()

@@ -15,6 +15,7 @@ export const metrics = pgTable(
     ts: timestamp("ts", { withTimezone: true }).notNull(),
     values: jsonb("values").$type<Record<string, number>>().notNull(),
   },
-  (t) => [primaryKey({ name: "metrics_series_ts_pk", columns: [t.nodeId, t.type, t.labels, t.ts] })],
+  (t) => [
+    primaryKey({ name: "metrics_series_ts_pk", columns: [t.nodeId, t.type, t.labels, t.ts] }),
+  ],
 );
-

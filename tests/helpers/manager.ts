@@ -1,0 +1,40 @@
+import { inject } from "vitest";
+import { createLogger } from "../../src/common/logging.js";
+import { MANAGER_DEFAULTS, type ManagerConfig } from "../../src/manager/config.js";
+import { createManager, type Manager } from "../../src/manager/server.js";
+
+/** The database for this test file: the shared PostgreSQL one, or a fresh in-memory PGlite. */
+export function testDatabaseConfig(): Pick<ManagerConfig, "databaseUrl" | "dataDir"> {
+  const url = inject("databaseUrl");
+  return url ? { databaseUrl: url, dataDir: "" } : { databaseUrl: undefined, dataDir: "memory://" };
+}
+
+/** Config for a manager on 127.0.0.1:0 (both ports) against the test database. */
+export function testManagerConfig(overrides: Partial<ManagerConfig> = {}): ManagerConfig {
+  return {
+    ...MANAGER_DEFAULTS,
+    grpcAddr: { host: "127.0.0.1", port: 0 },
+    httpAddr: { host: "127.0.0.1", port: 0 },
+    logLevel: "silent",
+    ...testDatabaseConfig(),
+    ...overrides,
+  };
+}
+
+/** Starts a real manager; call stop() in afterAll. */
+export async function startTestManager(overrides: Partial<ManagerConfig> = {}): Promise<Manager> {
+  const config = testManagerConfig(overrides);
+  const manager = createManager(config, {
+    logger: createLogger(
+      "fleet-manager-test",
+      process.env.TEST_LOG_LEVEL === "debug" ? "debug" : "silent",
+    ),
+  });
+  await manager.start();
+  return manager;
+}
+
+/** A node id no other test (or test run on the shared database) uses. */
+export function uniqueNodeId(prefix = "node"): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+}
