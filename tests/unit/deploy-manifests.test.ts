@@ -1,0 +1,152 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse, parseAllDocuments } from "yaml";
+import { packageRoot } from "../../src/common/package-root.js";
+
+/** Shapes of the Kubernetes objects we check; only the fields we look at. */
+interface Container {
+  name: string;
+  image: string;
+  args?: string[];
+  command?: string[];
+  ports?: { name: string; containerPort: number }[];
+  env?: { name: string; value?: string; valueFrom?: unknown }[];
+  readinessProbe?: { httpGet?: { path: string; port: string } };
+  livenessProbe?: { httpGet?: { path: string; port: string } };
+  resources?: { requests?: Record<string, string> };
+  volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+}
+interface K8sObject {
+  kind: string;
+  metadata: { name: string };
+  spec?: {
+    replicas?: number;
+    ports?: { name: string; port: number }[];
+    minAvailable?: number;
+    template?: {
+      spec: { containers: Container[]; volumes?: { name: string; hostPath?: { path: string } }[] };
+    };
+  };
+  stringData?: Record<string, string>;
+}
+
+const root = packageRoot();
+const read = (p: string) => readFileSync(join(root, p), "utf8");
+const docs = (p: string) =>
+  parseAllDocuments(read(p)).map((d) => {
+    if (d.errors.length) throw new Error(`${p}: ${d.errors[0]?.message}`);
+    return d.toJSON() as K8sObject;
+  });
+const byKind = (objs: K8sObject[], kind: string) => {
+  const found = objs.find((o) => o.kind === kind);
+  if (!found) throw new Error(`no ${kind}`);
+  return found;
+};
+
+describe("docker-compose.yml", () => {
+  const compose = parse(read("docker-compose.yml")) as {
+    services: Record<
+      string,
+      {
+        image?: string;
+        build?: string;
+        ports?: string[];
+        environment?: Record<string, string>;
+        volumes?: string[];
+        healthcheck?: { test: string[] };
+        depends_on?: Record<string, { condition: string }>;
+      }
+    >;
+    volumes: Record<string, unknown>;
+  };
+
+  it("runs PostgreSQL with a volume, the manager on 9090/8080 and one daemon", () => {
+    const { postgres, manager, daemon } = compose.services;
+    expect(postgres?.image).toMatch(/^postgres:/);
+    expect(postgres?.volumes?.some((v) => v.endsWith(":/var/lib/postgresql/data"))).toBe(true);
+    expect(compose.volumes).toHaveProperty("pgdata");
+
+    expect(manager?.build).toBe(".");
+    expect(manager?.ports).toEqual(expect.arrayContaining(["9090:9090", "8080:8080"]));
+    expect(manager?.environment?.DATABASE_URL).toMatch(/^postgres:\/\/.*@postgres:5432\//);
+    // Listening on 0.0.0.0 needs tokens (secure by default).
+    expect(manager?.environment?.FLEET_GRPC_ADDR).toBe("0.0.0.0:9090");
+    expect(manager?.environment?.FLEET_API_TOKEN).toBeTruthy();
+    expect(manager?.environment?.FLEET_ENROLL_TOKEN).toBeTruthy();
+    expect(manager?.healthcheck?.test.join(" ")).toContain("/healthz");
+    expect(manager?.depends_on?.postgres?.condition).toBe("service_healthy");
+
+    expect(daemon?.environment?.MANAGER_ADDRESS).toBe("manager:9090");
+  });
+});
+
+describe("Dockerfile", () => {
+  const dockerfile = read("Dockerfile");
+  it("is multi-stage, runs as non-root, checks /healthz and starts the manager", () => {
+    expect(dockerfile.match(/^FROM /gm)?.length).toBeGreaterThanOrEqual(2);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/^HEALTHCHECK .*\n?.*\/healthz/m);
+    expect(dockerfile).toMatch(/npm prune --omit=dev/);
+    expect(dockerfile).toMatch(/ENTRYPOINT \["node", "dist\/src\/manager\/main.js"\]/);
+    expect(dockerfile).toMatch(/EXPOSE 9090 8080/);
+  });
+});
+
+describe("deploy/kubernetes", () => {
+  const manager = docs("deploy/kubernetes/manager.yaml");
+  const daemon = docs("deploy/kubernetes/daemon.yaml");
+  const secrets = docs("deploy/kubernetes/secret.yaml");
+
+  it("runs 2 manager replicas with readiness on /readyz and resource requests", () => {
+    const deploy = byKind(manager, "Deployment");
+    expect(deploy.spec?.replicas).toBe(2);
+    const c = deploy.spec?.template?.spec.containers[0];
+    expect(c?.readinessProbe?.httpGet).toEqual({ path: "/readyz", port: "http" });
+    expect(c?.livenessProbe?.httpGet?.path).toBe("/healthz");
+    expect(c?.resources?.requests).toMatchObject({
+      cpu: expect.any(String),
+      memory: expect.any(String),
+    });
+    expect(c?.ports?.map((p) => p.containerPort).sort()).toEqual([8080, 9090]);
+    const env = Object.fromEntries((c?.env ?? []).map((e) => [e.name, e]));
+    expect(env.FLEET_GRPC_ADDR?.value).toBe("0.0.0.0:9090");
+    for (const name of ["DATABASE_URL", "FLEET_API_TOKEN", "FLEET_ENROLL_TOKEN"]) {
+      expect(env[name]?.valueFrom, name).toHaveProperty("secretKeyRef");
+    }
+  });
+
+  it("exposes gRPC and HTTP through a Service, with a PodDisruptionBudget", () => {
+    const svc = byKind(manager, "Service");
+    expect(svc.spec?.ports?.map((p) => [p.name, p.port])).toEqual([
+      ["grpc", 9090],
+      ["http", 8080],
+    ]);
+    expect(byKind(manager, "PodDisruptionBudget").spec?.minAvailable).toBe(1);
+  });
+
+  it("keeps tokens and TLS material in Secrets", () => {
+    const names = secrets.filter((s) => s.kind === "Secret").map((s) => s.metadata.name);
+    expect(names).toEqual(["fleet-secrets", "fleet-tls"]);
+    expect(Object.keys(secrets[0]?.stringData ?? {})).toEqual([
+      "database-url",
+      "api-token",
+      "enroll-token",
+    ]);
+  });
+
+  it("runs the daemon on every node with the host's /proc and mounts read-only", () => {
+    const ds = byKind(daemon, "DaemonSet");
+    const pod = ds.spec?.template?.spec;
+    const c = pod?.containers[0];
+    expect(c?.command).toEqual(["node", "dist/src/daemon/main.js"]);
+    const mounts = Object.fromEntries((c?.volumeMounts ?? []).map((m) => [m.mountPath, m]));
+    expect(mounts["/host/proc"]?.readOnly).toBe(true);
+    expect(mounts["/host"]?.readOnly).toBe(true);
+    expect(mounts["/var/lib/fleet-daemon"]).toBeDefined();
+    const hostPaths = (pod?.volumes ?? []).map((v) => v.hostPath?.path).filter(Boolean);
+    expect(hostPaths).toEqual(expect.arrayContaining(["/proc", "/", "/var/lib/fleet-daemon"]));
+    const env = c?.env?.find((e) => e.name === "NODE_NAME");
+    expect(env?.valueFrom).toEqual({ fieldRef: { fieldPath: "spec.nodeName" } });
+  });
+});
