@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleet/v1/fleet.proto.
  */
 export const file_fleet_v1_fleet: GenFile = /*@__PURE__*/
-  fileDesc("ChRmbGVldC92MS9mbGVldC5wcm90bxIIZmxlZXQudjEilgIKBE5vZGUSDwoHbm9kZV9pZBgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRIKCgJpcBgDIAEoCRIKCgJvcxgEIAEoCRIMCgRhcmNoGAUgASgJEioKBmxhYmVscxgGIAMoCzIaLmZsZWV0LnYxLk5vZGUuTGFiZWxzRW50cnkSFgoOZGFlbW9uX3ZlcnNpb24YByABKAkSFQoNYWdlbnRfdmVyc2lvbhgIIAEoCRIOCgZzdGF0dXMYCSABKAkSFQoNcmVnaXN0ZXJlZF9hdBgKIAEoAxIUCgxsYXN0X3NlZW5fYXQYCyABKAMaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJbChBMaXN0Tm9kZXNSZXF1ZXN0Eg4KBnN0YXR1cxgBIAEoCRIQCghzZWxlY3RvchgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSJaChFMaXN0Tm9kZXNSZXNwb25zZRIdCgVub2RlcxgBIAMoCzIOLmZsZWV0LnYxLk5vZGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEg0KBXRvdGFsGAMgASgDIiEKDkdldE5vZGVSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkiLwoPR2V0Tm9kZVJlc3BvbnNlEhwKBG5vZGUYASABKAsyDi5mbGVldC52MS5Ob2RlMpQBCgxGbGVldFNlcnZpY2USRAoJTGlzdE5vZGVzEhouZmxlZXQudjEuTGlzdE5vZGVzUmVxdWVzdBobLmZsZWV0LnYxLkxpc3ROb2Rlc1Jlc3BvbnNlEj4KB0dldE5vZGUSGC5mbGVldC52MS5HZXROb2RlUmVxdWVzdBoZLmZsZWV0LnYxLkdldE5vZGVSZXNwb25zZWIGcHJvdG8z");
+  fileDesc("ChRmbGVldC92MS9mbGVldC5wcm90bxIIZmxlZXQudjEilgIKBE5vZGUSDwoHbm9kZV9pZBgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRIKCgJpcBgDIAEoCRIKCgJvcxgEIAEoCRIMCgRhcmNoGAUgASgJEioKBmxhYmVscxgGIAMoCzIaLmZsZWV0LnYxLk5vZGUuTGFiZWxzRW50cnkSFgoOZGFlbW9uX3ZlcnNpb24YByABKAkSFQoNYWdlbnRfdmVyc2lvbhgIIAEoCRIOCgZzdGF0dXMYCSABKAkSFQoNcmVnaXN0ZXJlZF9hdBgKIAEoAxIUCgxsYXN0X3NlZW5fYXQYCyABKAMaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJbChBMaXN0Tm9kZXNSZXF1ZXN0Eg4KBnN0YXR1cxgBIAEoCRIQCghzZWxlY3RvchgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSJaChFMaXN0Tm9kZXNSZXNwb25zZRIdCgVub2RlcxgBIAMoCzIOLmZsZWV0LnYxLk5vZGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEg0KBXRvdGFsGAMgASgDIiEKDkdldE5vZGVSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkiLwoPR2V0Tm9kZVJlc3BvbnNlEhwKBG5vZGUYASABKAsyDi5mbGVldC52MS5Ob2RlIiQKEURlbGV0ZU5vZGVSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkiFAoSRGVsZXRlTm9kZVJlc3BvbnNlIt4BChNRdWVyeU1ldHJpY3NSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDAoEdHlwZRgCIAEoCRIMCgRuYW1lGAMgASgJEjkKBmxhYmVscxgEIAMoCzIpLmZsZWV0LnYxLlF1ZXJ5TWV0cmljc1JlcXVlc3QuTGFiZWxzRW50cnkSDQoFc3RhcnQYBSABKAMSCwoDZW5kGAYgASgDEhQKDHN0ZXBfc2Vjb25kcxgHIAEoBRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIikKBVBvaW50EhEKCXRpbWVzdGFtcBgBIAEoAxINCgV2YWx1ZRgCIAEoASKGAQoGU2VyaWVzEiwKBmxhYmVscxgBIAMoCzIcLmZsZWV0LnYxLlNlcmllcy5MYWJlbHNFbnRyeRIfCgZwb2ludHMYAiADKAsyDy5mbGVldC52MS5Qb2ludBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIk4KFFF1ZXJ5TWV0cmljc1Jlc3BvbnNlEiAKBnNlcmllcxgBIAMoCzIQLmZsZWV0LnYxLlNlcmllcxIUCgxzdGVwX3NlY29uZHMYAiABKAUiGAoWR2V0RmxlZXRTdW1tYXJ5UmVxdWVzdCKkBAoXR2V0RmxlZXRTdW1tYXJ5UmVzcG9uc2USDQoFdG90YWwYASABKAMSDgoGb25saW5lGAIgASgDEg8KB29mZmxpbmUYAyABKAMSQgoJYnlfc3RhdHVzGAQgAygLMi8uZmxlZXQudjEuR2V0RmxlZXRTdW1tYXJ5UmVzcG9uc2UuQnlTdGF0dXNFbnRyeRI6CgVieV9vcxgFIAMoCzIrLmZsZWV0LnYxLkdldEZsZWV0U3VtbWFyeVJlc3BvbnNlLkJ5T3NFbnRyeRI+CgdieV9hcmNoGAYgAygLMi0uZmxlZXQudjEuR2V0RmxlZXRTdW1tYXJ5UmVzcG9uc2UuQnlBcmNoRW50cnkSRAoKYnlfdmVyc2lvbhgHIAMoCzIwLmZsZWV0LnYxLkdldEZsZWV0U3VtbWFyeVJlc3BvbnNlLkJ5VmVyc2lvbkVudHJ5EhQKDGxhc3Rfc2Vlbl9hdBgIIAEoAxovCg1CeVN0YXR1c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAzoCOAEaKwoJQnlPc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAzoCOAEaLQoLQnlBcmNoRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgDOgI4ARowCg5CeVZlcnNpb25FbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAM6AjgBIisKEVdhdGNoTm9kZXNSZXF1ZXN0EhYKDmFmdGVyX2V2ZW50X2lkGAEgASgDIngKCU5vZGVFdmVudBIPCgdub2RlX2lkGAEgASgJEgwKBGtpbmQYAiABKAkSHAoEbm9kZRgDIAEoCzIOLmZsZWV0LnYxLk5vZGUSDAoEdGltZRgEIAEoAxIQCghldmVudF9pZBgFIAEoAxIOCgZyZWFzb24YBiABKAkyxgMKDEZsZWV0U2VydmljZRJECglMaXN0Tm9kZXMSGi5mbGVldC52MS5MaXN0Tm9kZXNSZXF1ZXN0GhsuZmxlZXQudjEuTGlzdE5vZGVzUmVzcG9uc2USPgoHR2V0Tm9kZRIYLmZsZWV0LnYxLkdldE5vZGVSZXF1ZXN0GhkuZmxlZXQudjEuR2V0Tm9kZVJlc3BvbnNlEkcKCkRlbGV0ZU5vZGUSGy5mbGVldC52MS5EZWxldGVOb2RlUmVxdWVzdBocLmZsZWV0LnYxLkRlbGV0ZU5vZGVSZXNwb25zZRJNCgxRdWVyeU1ldHJpY3MSHS5mbGVldC52MS5RdWVyeU1ldHJpY3NSZXF1ZXN0Gh4uZmxlZXQudjEuUXVlcnlNZXRyaWNzUmVzcG9uc2USVgoPR2V0RmxlZXRTdW1tYXJ5EiAuZmxlZXQudjEuR2V0RmxlZXRTdW1tYXJ5UmVxdWVzdBohLmZsZWV0LnYxLkdldEZsZWV0U3VtbWFyeVJlc3BvbnNlEkAKCldhdGNoTm9kZXMSGy5mbGVldC52MS5XYXRjaE5vZGVzUmVxdWVzdBoTLmZsZWV0LnYxLk5vZGVFdmVudDABYgZwcm90bzM");
 
 /**
  * @generated from message fleet.v1.Node
@@ -186,6 +186,310 @@ export const GetNodeResponseSchema: GenMessage<GetNodeResponse> = /*@__PURE__*/
   messageDesc(file_fleet_v1_fleet, 4);
 
 /**
+ * @generated from message fleet.v1.DeleteNodeRequest
+ */
+export type DeleteNodeRequest = Message<"fleet.v1.DeleteNodeRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+};
+
+/**
+ * Describes the message fleet.v1.DeleteNodeRequest.
+ * Use `create(DeleteNodeRequestSchema)` to create a new message.
+ */
+export const DeleteNodeRequestSchema: GenMessage<DeleteNodeRequest> = /*@__PURE__*/
+  messageDesc(file_fleet_v1_fleet, 5);
+
+/**
+ * @generated from message fleet.v1.DeleteNodeResponse
+ */
+export type DeleteNodeResponse = Message<"fleet.v1.DeleteNodeResponse"> & {
+};
+
+/**
+ * Describes the message fleet.v1.DeleteNodeResponse.
+ * Use `create(DeleteNodeResponseSchema)` to create a new message.
+ */
+export const DeleteNodeResponseSchema: GenMessage<DeleteNodeResponse> = /*@__PURE__*/
+  messageDesc(file_fleet_v1_fleet, 6);
+
+/**
+ * @generated from message fleet.v1.QueryMetricsRequest
+ */
+export type QueryMetricsRequest = Message<"fleet.v1.QueryMetricsRequest"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * Metric type: cpu, memory, disk, network, ...
+   *
+   * @generated from field: string type = 2;
+   */
+  type: string;
+
+  /**
+   * A key of the reported values, e.g. usage_percent.
+   *
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * Only series whose labels contain all of these, e.g. mount=/var.
+   *
+   * @generated from field: map<string, string> labels = 4;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * Unix seconds, inclusive. 0 means end minus one hour.
+   *
+   * @generated from field: int64 start = 5;
+   */
+  start: bigint;
+
+  /**
+   * Unix seconds, exclusive. 0 means now.
+   *
+   * @generated from field: int64 end = 6;
+   */
+  end: bigint;
+
+  /**
+   * When set, points are averaged into buckets of this many seconds, aligned
+   * to multiples of step_seconds since the epoch; a point's timestamp is the
+   * start of its bucket. 0 returns raw points.
+   *
+   * @generated from field: int32 step_seconds = 7;
+   */
+  stepSeconds: number;
+};
+
+/**
+ * Describes the message fleet.v1.QueryMetricsRequest.
+ * Use `create(QueryMetricsRequestSchema)` to create a new message.
+ */
+export const QueryMetricsRequestSchema: GenMessage<QueryMetricsRequest> = /*@__PURE__*/
+  messageDesc(file_fleet_v1_fleet, 7);
+
+/**
+ * @generated from message fleet.v1.Point
+ */
+export type Point = Message<"fleet.v1.Point"> & {
+  /**
+   * Unix seconds.
+   *
+   * @generated from field: int64 timestamp = 1;
+   */
+  timestamp: bigint;
+
+  /**
+   * @generated from field: double value = 2;
+   */
+  value: number;
+};
+
+/**
+ * Describes the message fleet.v1.Point.
+ * Use `create(PointSchema)` to create a new message.
+ */
+export const PointSchema: GenMessage<Point> = /*@__PURE__*/
+  messageDesc(file_fleet_v1_fleet, 8);
+
+/**
+ * @generated from message fleet.v1.Series
+ */
+export type Series = Message<"fleet.v1.Series"> & {
+  /**
+   * @generated from field: map<string, string> labels = 1;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * @generated from field: repeated fleet.v1.Point points = 2;
+   */
+  points: Point[];
+};
+
+/**
+ * Describes the message fleet.v1.Series.
+ * Use `create(SeriesSchema)` to create a new message.
+ */
+export const SeriesSchema: GenMessage<Series> = /*@__PURE__*/
+  messageDesc(file_fleet_v1_fleet, 9);
+
+/**
+ * @generated from message fleet.v1.QueryMetricsResponse
+ */
+export type QueryMetricsResponse = Message<"fleet.v1.QueryMetricsResponse"> & {
+  /**
+   * One per label set, ordered by labels.
+   *
+   * @generated from field: repeated fleet.v1.Series series = 1;
+   */
+  series: Series[];
+
+  /**
+   * The step actually applied (0 for raw points).
+   *
+   * @generated from field: int32 step_seconds = 2;
+   */
+  stepSeconds: number;
+};
+
+/**
+ * Describes the message fleet.v1.QueryMetricsResponse.
+ * Use `create(QueryMetricsResponseSchema)` to create a new message.
+ */
+export const QueryMetricsResponseSchema: GenMessage<QueryMetricsResponse> = /*@__PURE__*/
+  messageDesc(file_fleet_v1_fleet, 10);
+
+/**
+ * @generated from message fleet.v1.GetFleetSummaryRequest
+ */
+export type GetFleetSummaryRequest = Message<"fleet.v1.GetFleetSummaryRequest"> & {
+};
+
+/**
+ * Describes the message fleet.v1.GetFleetSummaryRequest.
+ * Use `create(GetFleetSummaryRequestSchema)` to create a new message.
+ */
+export const GetFleetSummaryRequestSchema: GenMessage<GetFleetSummaryRequest> = /*@__PURE__*/
+  messageDesc(file_fleet_v1_fleet, 11);
+
+/**
+ * @generated from message fleet.v1.GetFleetSummaryResponse
+ */
+export type GetFleetSummaryResponse = Message<"fleet.v1.GetFleetSummaryResponse"> & {
+  /**
+   * @generated from field: int64 total = 1;
+   */
+  total: bigint;
+
+  /**
+   * @generated from field: int64 online = 2;
+   */
+  online: bigint;
+
+  /**
+   * @generated from field: int64 offline = 3;
+   */
+  offline: bigint;
+
+  /**
+   * Node counts keyed by status, OS, architecture and daemon version.
+   *
+   * @generated from field: map<string, int64> by_status = 4;
+   */
+  byStatus: { [key: string]: bigint };
+
+  /**
+   * @generated from field: map<string, int64> by_os = 5;
+   */
+  byOs: { [key: string]: bigint };
+
+  /**
+   * @generated from field: map<string, int64> by_arch = 6;
+   */
+  byArch: { [key: string]: bigint };
+
+  /**
+   * @generated from field: map<string, int64> by_version = 7;
+   */
+  byVersion: { [key: string]: bigint };
+
+  /**
+   * Newest last_seen_at across the fleet (Unix seconds, 0 when empty).
+   *
+   * @generated from field: int64 last_seen_at = 8;
+   */
+  lastSeenAt: bigint;
+};
+
+/**
+ * Describes the message fleet.v1.GetFleetSummaryResponse.
+ * Use `create(GetFleetSummaryResponseSchema)` to create a new message.
+ */
+export const GetFleetSummaryResponseSchema: GenMessage<GetFleetSummaryResponse> = /*@__PURE__*/
+  messageDesc(file_fleet_v1_fleet, 12);
+
+/**
+ * @generated from message fleet.v1.WatchNodesRequest
+ */
+export type WatchNodesRequest = Message<"fleet.v1.WatchNodesRequest"> & {
+  /**
+   * Resume after this event (NodeEvent.event_id). 0 starts with events
+   * recorded after the call.
+   *
+   * @generated from field: int64 after_event_id = 1;
+   */
+  afterEventId: bigint;
+};
+
+/**
+ * Describes the message fleet.v1.WatchNodesRequest.
+ * Use `create(WatchNodesRequestSchema)` to create a new message.
+ */
+export const WatchNodesRequestSchema: GenMessage<WatchNodesRequest> = /*@__PURE__*/
+  messageDesc(file_fleet_v1_fleet, 13);
+
+/**
+ * @generated from message fleet.v1.NodeEvent
+ */
+export type NodeEvent = Message<"fleet.v1.NodeEvent"> & {
+  /**
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * registered, online, offline, deleted, ...
+   *
+   * @generated from field: string kind = 2;
+   */
+  kind: string;
+
+  /**
+   * The node as it is now; unset once deleted.
+   *
+   * @generated from field: fleet.v1.Node node = 3;
+   */
+  node?: Node | undefined;
+
+  /**
+   * Unix seconds when the event was recorded.
+   *
+   * @generated from field: int64 time = 4;
+   */
+  time: bigint;
+
+  /**
+   * Monotonic event id; pass it as WatchNodesRequest.after_event_id to resume.
+   *
+   * @generated from field: int64 event_id = 5;
+   */
+  eventId: bigint;
+
+  /**
+   * Why the transition happened, e.g. "no heartbeat for 180s".
+   *
+   * @generated from field: string reason = 6;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message fleet.v1.NodeEvent.
+ * Use `create(NodeEventSchema)` to create a new message.
+ */
+export const NodeEventSchema: GenMessage<NodeEvent> = /*@__PURE__*/
+  messageDesc(file_fleet_v1_fleet, 14);
+
+/**
  * @generated from service fleet.v1.FleetService
  */
 export const FleetService: GenService<{
@@ -208,6 +512,50 @@ export const FleetService: GenService<{
     methodKind: "unary";
     input: typeof GetNodeRequestSchema;
     output: typeof GetNodeResponseSchema;
+  },
+  /**
+   * Removes a node, its metrics, and records a `deleted` event; NOT_FOUND when unknown.
+   * A daemon that is still running registers again on its next heartbeat.
+   *
+   * @generated from rpc fleet.v1.FleetService.DeleteNode
+   */
+  deleteNode: {
+    methodKind: "unary";
+    input: typeof DeleteNodeRequestSchema;
+    output: typeof DeleteNodeResponseSchema;
+  },
+  /**
+   * A range of one value of one metric type, per label set, optionally
+   * averaged into step_seconds buckets by the database.
+   *
+   * @generated from rpc fleet.v1.FleetService.QueryMetrics
+   */
+  queryMetrics: {
+    methodKind: "unary";
+    input: typeof QueryMetricsRequestSchema;
+    output: typeof QueryMetricsResponseSchema;
+  },
+  /**
+   * Counts of nodes by status, OS, architecture and daemon version.
+   *
+   * @generated from rpc fleet.v1.FleetService.GetFleetSummary
+   */
+  getFleetSummary: {
+    methodKind: "unary";
+    input: typeof GetFleetSummaryRequestSchema;
+    output: typeof GetFleetSummaryResponseSchema;
+  },
+  /**
+   * Node events as they happen. Resumable: pass the last event_id seen as
+   * after_event_id to receive everything recorded since.
+   * buf:lint:ignore RPC_RESPONSE_STANDARD_NAME
+   *
+   * @generated from rpc fleet.v1.FleetService.WatchNodes
+   */
+  watchNodes: {
+    methodKind: "server_streaming";
+    input: typeof WatchNodesRequestSchema;
+    output: typeof NodeEventSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_fleet_v1_fleet, 0);
