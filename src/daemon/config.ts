@@ -13,14 +13,20 @@ export interface CollectorConfig {
   intervalMs: number;
 }
 
+export type DaemonCommand = "run" | "once" | "status";
+
 export interface DaemonConfig {
   id: string;
   logLevel: LogLevel;
   workDir: string;
+  /** Spool bound; the oldest batches are dropped beyond it (extension key `daemon.spool_max_bytes`). */
+  spoolMaxBytes: number;
   manager: {
     /** host:port of the manager's gRPC port. */
     address: string;
     tls: { certFile: string; keyFile: string; caFile: string } | undefined;
+    /** Reserved for enrollment-token authentication (a later issue); parsed and checked readable. */
+    tokenFile: string;
     heartbeatIntervalMs: number;
     reconnectIntervalMs: number;
     timeoutMs: number;
@@ -31,16 +37,18 @@ export interface DaemonConfig {
     disk: CollectorConfig & { mountPoints: string[] };
     network: CollectorConfig & { interfaces: string[] };
   };
-  once: boolean;
+  command: DaemonCommand;
 }
 
 export const DAEMON_DEFAULTS: DaemonConfig = {
   id: "",
   logLevel: "info",
   workDir: "/var/lib/fleet-daemon",
+  spoolMaxBytes: 64 * 1024 * 1024,
   manager: {
     address: "127.0.0.1:9090",
     tls: undefined,
+    tokenFile: "",
     heartbeatIntervalMs: 60_000,
     reconnectIntervalMs: 10_000,
     timeoutMs: 30_000,
@@ -51,7 +59,7 @@ export const DAEMON_DEFAULTS: DaemonConfig = {
     disk: { enabled: true, intervalMs: 60_000, mountPoints: [] },
     network: { enabled: true, intervalMs: 60_000, interfaces: [] },
   },
-  once: false,
+  command: "run",
 };
 
 export interface LoadDaemonConfigInput {
@@ -132,9 +140,37 @@ export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonC
   const tlsSet = [tls.certFile, tls.keyFile, tls.caFile].filter(Boolean).length;
   if (tlsSet === 3) cfg.manager.tls = tls;
   else if (tlsSet > 0) {
-    problems.push(
-      `manager.tls (${src}): cert_file, key_file and ca_file must be set together (never a silent downgrade to plaintext)`,
+    const missing = (["cert_file", "key_file", "ca_file"] as const).filter(
+      (_, i) => ![tls.certFile, tls.keyFile, tls.caFile][i],
     );
+    problems.push(
+      `manager.tls (${src}): cert_file, key_file and ca_file must be set together, missing ${missing.join(", ")} (never a silent downgrade to plaintext)`,
+    );
+  }
+  str("manager.token_file", (v) => {
+    cfg.manager.tokenFile = v;
+  });
+  // A file named in the config must be readable now, not at the first connection.
+  const readable = (key: string, path: string) => {
+    if (!path) return;
+    try {
+      input.readFile(path);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      problems.push(`${key} (${src}): cannot read "${path}" (${code})`);
+    }
+  };
+  readable("manager.tls.cert_file", tls.certFile);
+  readable("manager.tls.key_file", tls.keyFile);
+  readable("manager.tls.ca_file", tls.caFile);
+  readable("manager.token_file", cfg.manager.tokenFile);
+  const spoolMax = getPath(file, "daemon.spool_max_bytes");
+  if (spoolMax !== undefined && spoolMax !== null) {
+    if (typeof spoolMax !== "number" || !Number.isInteger(spoolMax) || spoolMax < 65_536)
+      problems.push(
+        `daemon.spool_max_bytes (${src}): expected an integer of at least 65536, got ${JSON.stringify(spoolMax)}`,
+      );
+    else cfg.spoolMaxBytes = spoolMax;
   }
 
   const collectors = getPath(file, "collectors");
@@ -184,7 +220,8 @@ export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonC
   if (flagLevel) level(flagLevel, "--log-level");
   const flagWorkDir = argValue(input.argv, "work-dir");
   if (flagWorkDir) cfg.workDir = flagWorkDir;
-  cfg.once = input.argv.includes("--once");
+  if (input.argv.includes("--once")) cfg.command = "once";
+  if (input.argv[0] === "status") cfg.command = "status";
 
   if (!/^[^\s/]+:\d{1,5}$/.test(cfg.manager.address.replace(/^https?:\/\//, ""))) {
     problems.push(`manager.address: expected host:port, got "${cfg.manager.address}"`);

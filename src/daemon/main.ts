@@ -4,15 +4,24 @@ import { ConfigError } from "../common/errors.js";
 import { createLogger } from "../common/logging.js";
 import { createCollectors } from "./collectors/all.js";
 import { loadDaemonConfig } from "./config.js";
+import { createDaemon } from "./daemon.js";
 import { hostRegistration } from "./host-info.js";
 import { resolveNodeId } from "./node-id.js";
 import { runOnce } from "./once.js";
-import { createManagerClient } from "./transport/client.js";
+import { formatStatus, readStatus, statusPath } from "./status.js";
+import { createManagerConnection } from "./transport/client.js";
+import { describeError } from "./transport/errors.js";
 
 const USAGE = `usage: fleet-daemon [--config daemon.yaml] [--once] [--log-level LEVEL] [--work-dir DIR]
+       fleet-daemon status [--config daemon.yaml] [--work-dir DIR]
 
-  --once       collect and report one round, print what was sent, exit non-zero on failure
-Environment: MANAGER_ADDRESS, LOG_LEVEL, NODE_NAME (node id).`;
+  --config FILE     YAML configuration (daemon, manager, collectors sections)
+  --once            collect and report one round, print what was sent, exit non-zero on failure
+  --log-level LVL   trace, debug, info, warn, error, fatal or silent
+  --work-dir DIR    overrides daemon.work_dir (node_id, spool/, status.json)
+  status            print work_dir/status.json of a running (or stopped) daemon
+Environment: MANAGER_ADDRESS, LOG_LEVEL, NODE_NAME (node id).
+Exit codes: 0 ok, 1 failure, 2 bad configuration.`;
 
 async function main(argv: string[]): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
@@ -29,29 +38,59 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const logger = createLogger("fleet-daemon", config.logLevel);
-  const nodeId = resolveNodeId(config.id, config.workDir);
-  const client = createManagerClient({
-    address: config.manager.address,
-    timeoutMs: config.manager.timeoutMs,
-    tls: config.manager.tls,
-  });
-  const collectors = createCollectors(config.collectors).map((c) => c.collector);
 
-  if (config.once) {
+  if (config.command === "status") {
     try {
-      const report = await runOnce(client, hostRegistration(nodeId), collectors);
-      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-      return report.collectorErrors.length > 0 || report.rejected > 0 ? 1 : 0;
+      process.stdout.write(formatStatus(await readStatus(config.workDir)));
+      return 0;
     } catch (err) {
       process.stderr.write(
-        `fleet-daemon: --once failed against ${config.manager.address}: ${(err as Error).message}\n`,
+        `fleet-daemon: no status at ${statusPath(config.workDir)}: ${(err as Error).message}\n`,
       );
       return 1;
     }
   }
-  logger.error("continuous mode is not available yet; use --once");
-  return 2;
+
+  const logger = createLogger("fleet-daemon", config.logLevel);
+  if (config.command === "once") {
+    const nodeId = resolveNodeId(config.id, config.workDir);
+    const connection = createManagerConnection({
+      address: config.manager.address,
+      timeoutMs: config.manager.timeoutMs,
+      tls: config.manager.tls,
+      // One quick retry for a blip; an unreachable manager fails within seconds.
+      retry: { maxAttempts: 2, maxElapsedMs: 2_000 },
+    });
+    const collectors = createCollectors(config.collectors).map((c) => c.collector);
+    try {
+      const report = await runOnce(connection.client, hostRegistration(nodeId), collectors);
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      return report.collectorErrors.length > 0 || report.rejected > 0 ? 1 : 0;
+    } catch (err) {
+      process.stderr.write(
+        `fleet-daemon: --once failed against ${config.manager.address}: ${describeError(err)}\n`,
+      );
+      return 1;
+    } finally {
+      connection.close();
+    }
+  }
+
+  const daemon = createDaemon(config, { logger });
+  await daemon.start();
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, "shutting down: flushing what can be sent, keeping the rest");
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+      resolve();
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+  await daemon.stop();
+  logger.info({ spooled: daemon.spool.stats().batches }, "fleet-daemon stopped");
+  return 0;
 }
 
 main(process.argv.slice(2)).then(

@@ -1,4 +1,3 @@
-import { OSUtils } from "node-os-utils";
 import type { DaemonConfig } from "../config.js";
 import type { Collector } from "./collector.js";
 import { createCpuCollector } from "./cpu.js";
@@ -10,10 +9,9 @@ import { createNetworkCollector } from "./network.js";
 export function createCollectors(
   cfg: DaemonConfig["collectors"],
 ): { collector: Collector; intervalMs: number }[] {
-  const osutils = new OSUtils();
   const all = [
-    { on: cfg.cpu, collector: createCpuCollector(osutils) },
-    { on: cfg.memory, collector: createMemoryCollector(osutils) },
+    { on: cfg.cpu, collector: createCpuCollector() },
+    { on: cfg.memory, collector: createMemoryCollector() },
     { on: cfg.disk, collector: createDiskCollector(cfg.disk.mountPoints) },
     { on: cfg.network, collector: createNetworkCollector(cfg.network.interfaces) },
   ];

@@ -1,28 +1,66 @@
+import { realpath } from "node:fs/promises";
+import { basename } from "node:path";
 import si from "systeminformation";
-import { type Collector, unixSeconds } from "./collector.js";
+import { type Collector, createSnapshots, round, unixSeconds } from "./collector.js";
+import { type DiskCounters, parseDiskstats, ratePerSecond, readProc } from "./proc.js";
+
+/** /dev/mapper/vg-root → dm-0: the name /proc/diskstats uses for a mounted device. */
+async function kernelDeviceName(device: string): Promise<string | undefined> {
+  if (!device.startsWith("/dev/")) return undefined;
+  try {
+    return basename(await realpath(device));
+  } catch {
+    // A device node absent from this mount namespace (containers) has no I/O counters here.
+    return basename(device);
+  }
+}
+
+async function readDiskCounters(): Promise<Map<string, DiskCounters>> {
+  const text = await readProc("/proc/diskstats");
+  return text === undefined ? new Map() : parseDiskstats(text);
+}
 
 /**
- * disk per mount point, from systeminformation's fsSize (statfs-exact bytes;
- * node-os-utils 2.0.5 reports every disk as "/" with rounded df -h values).
+ * disk per mount point: sizes from systeminformation's fsSize (df's own numbers;
+ * node-os-utils 2.0.5 reports every disk as "/" with rounded df -h values), read
+ * and write rates from /proc/diskstats deltas where the kernel has the device.
  */
 export function createDiskCollector(mountPoints: readonly string[] = []): Collector {
+  const io = createSnapshots(readDiskCounters);
+  const names = new Map<string, string | undefined>();
   return {
     type: "disk",
     async collect(now) {
-      const fsList = await si.fsSize();
-      return fsList
-        .filter((fs) => fs.size > 0 && (mountPoints.length === 0 || mountPoints.includes(fs.mount)))
-        .map((fs) => ({
+      const [fsList, counters] = await Promise.all([si.fsSize(), io()]);
+      const out = [];
+      for (const fs of fsList) {
+        if (fs.size <= 0 || (mountPoints.length > 0 && !mountPoints.includes(fs.mount))) continue;
+        if (!names.has(fs.fs)) names.set(fs.fs, await kernelDeviceName(fs.fs));
+        const dev = names.get(fs.fs);
+        const values: Record<string, number> = {
+          total_bytes: fs.size,
+          used_bytes: fs.used,
+          free_bytes: fs.available,
+          // df's definition: used / (used + available to unprivileged users).
+          usage_percent:
+            fs.used + fs.available > 0 ? round((fs.used / (fs.used + fs.available)) * 100) : 0,
+        };
+        const a = dev ? counters.prev.get(dev) : undefined;
+        const b = dev ? counters.cur.get(dev) : undefined;
+        if (a && b) {
+          const r = ratePerSecond(a.readBytes, b.readBytes, counters.seconds);
+          const w = ratePerSecond(a.writeBytes, b.writeBytes, counters.seconds);
+          if (r !== undefined) values.read_bytes_per_second = round(r);
+          if (w !== undefined) values.write_bytes_per_second = round(w);
+        }
+        out.push({
           type: "disk",
           timestamp: unixSeconds(now),
           labels: { mount: fs.mount, device: fs.fs, fstype: fs.type },
-          values: {
-            total_bytes: fs.size,
-            used_bytes: fs.used,
-            free_bytes: fs.available,
-            usage_percent: fs.use ?? 0,
-          },
-        }));
+          values,
+        });
+      }
+      return out;
     },
   };
 }

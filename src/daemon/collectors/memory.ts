@@ -1,27 +1,48 @@
-import { OSUtils } from "node-os-utils";
-import { type Collector, unixSeconds } from "./collector.js";
+import os from "node:os";
+import { type Collector, round, unixSeconds } from "./collector.js";
+import { parseMeminfo, readProc } from "./proc.js";
 
-/** memory: node-os-utils reads /proc/meminfo correctly here. */
-export function createMemoryCollector(osutils = new OSUtils()): Collector {
+/** Memory values from /proc/meminfo; `used` is total − available, as free(1) of procps-ng 4 shows it. */
+export function memoryValues(info: Map<string, number>): Record<string, number> {
+  const get = (k: string) => info.get(k) ?? 0;
+  const total = get("MemTotal");
+  const free = get("MemFree");
+  // MemAvailable exists since Linux 3.14; older kernels get the classic estimate.
+  const available = info.get("MemAvailable") ?? free + get("Buffers") + get("Cached");
+  const used = Math.max(0, total - available);
+  const swapTotal = get("SwapTotal");
+  const swapFree = get("SwapFree");
+  const swapUsed = Math.max(0, swapTotal - swapFree);
+  return {
+    total_bytes: total,
+    used_bytes: used,
+    free_bytes: free,
+    available_bytes: available,
+    buffers_bytes: get("Buffers"),
+    cached_bytes: get("Cached"),
+    usage_percent: total > 0 ? round((used / total) * 100) : 0,
+    swap_total_bytes: swapTotal,
+    swap_used_bytes: swapUsed,
+    swap_free_bytes: swapFree,
+    swap_usage_percent: swapTotal > 0 ? round((swapUsed / swapTotal) * 100) : 0,
+  };
+}
+
+/** memory: /proc/meminfo on Linux, Node's os.totalmem/freemem elsewhere (no swap there). */
+export function createMemoryCollector(): Collector {
   return {
     type: "memory",
     async collect(now) {
-      const info = await osutils.memory.info();
-      if (!info.success) throw new Error(`memory info unavailable: ${JSON.stringify(info.error)}`);
-      const m = info.data;
+      const text = await readProc("/proc/meminfo");
+      const info = text
+        ? parseMeminfo(text)
+        : new Map([
+            ["MemTotal", os.totalmem()],
+            ["MemFree", os.freemem()],
+            ["MemAvailable", os.freemem()],
+          ]);
       return [
-        {
-          type: "memory",
-          timestamp: unixSeconds(now),
-          labels: {},
-          values: {
-            total_bytes: m.total.bytes,
-            used_bytes: m.used.bytes,
-            free_bytes: m.free.bytes,
-            available_bytes: m.available.bytes,
-            usage_percent: m.usagePercentage,
-          },
-        },
+        { type: "memory", timestamp: unixSeconds(now), labels: {}, values: memoryValues(info) },
       ];
     },
   };

@@ -1,33 +1,70 @@
 import si from "systeminformation";
-import { type Collector, unixSeconds } from "./collector.js";
+import { type Collector, createSnapshots, round, unixSeconds } from "./collector.js";
+import { type NetCounters, parseNetDev, ratePerSecond, readProc } from "./proc.js";
+
+/** /proc/net/dev on Linux; elsewhere systeminformation's networkStats counters. */
+async function readNetCounters(): Promise<Map<string, NetCounters>> {
+  const text = await readProc("/proc/net/dev");
+  if (text !== undefined) return parseNetDev(text);
+  const stats = await si.networkStats("*");
+  return new Map(
+    stats.map((s) => [
+      s.iface,
+      {
+        rxBytes: s.rx_bytes,
+        rxPackets: 0,
+        rxErrors: s.rx_errors,
+        rxDropped: s.rx_dropped,
+        txBytes: s.tx_bytes,
+        txPackets: 0,
+        txErrors: s.tx_errors,
+        txDropped: s.tx_dropped,
+      },
+    ]),
+  );
+}
 
 /**
- * network per interface, from systeminformation's networkStats (/proc/net/dev
- * counters; node-os-utils 2.0.5 returns 0 here). Rates come from counter deltas
- * between calls, so the first round reports counters with zero rates.
+ * network per interface: counters from /proc/net/dev (node-os-utils 2.0.5
+ * returns 0 here), rates from the delta between two rounds.
  */
 export function createNetworkCollector(interfaces: readonly string[] = []): Collector {
+  const snapshot = createSnapshots(readNetCounters);
   return {
     type: "network",
     async collect(now) {
-      const stats = await si.networkStats("*");
-      return stats
-        .filter((s) => interfaces.length === 0 || interfaces.includes(s.iface))
-        .map((s) => ({
+      const { prev, cur, seconds } = await snapshot();
+      const out = [];
+      for (const [iface, c] of cur) {
+        if (interfaces.length > 0 && !interfaces.includes(iface)) continue;
+        const p = prev.get(iface);
+        const values: Record<string, number> = {
+          rx_bytes: c.rxBytes,
+          tx_bytes: c.txBytes,
+          rx_packets: c.rxPackets,
+          tx_packets: c.txPackets,
+          rx_errors: c.rxErrors,
+          tx_errors: c.txErrors,
+          rx_dropped: c.rxDropped,
+          tx_dropped: c.txDropped,
+        };
+        if (p) {
+          const rates = {
+            rx_bytes_per_second: ratePerSecond(p.rxBytes, c.rxBytes, seconds),
+            tx_bytes_per_second: ratePerSecond(p.txBytes, c.txBytes, seconds),
+            rx_packets_per_second: ratePerSecond(p.rxPackets, c.rxPackets, seconds),
+            tx_packets_per_second: ratePerSecond(p.txPackets, c.txPackets, seconds),
+          };
+          for (const [k, v] of Object.entries(rates)) if (v !== undefined) values[k] = round(v);
+        }
+        out.push({
           type: "network",
           timestamp: unixSeconds(now),
-          labels: { interface: s.iface },
-          values: {
-            rx_bytes: s.rx_bytes,
-            tx_bytes: s.tx_bytes,
-            rx_bytes_per_second: Math.max(0, s.rx_sec ?? 0),
-            tx_bytes_per_second: Math.max(0, s.tx_sec ?? 0),
-            rx_errors: s.rx_errors,
-            tx_errors: s.tx_errors,
-            rx_dropped: s.rx_dropped,
-            tx_dropped: s.tx_dropped,
-          },
-        }));
+          labels: { interface: iface },
+          values,
+        });
+      }
+      return out;
     },
   };
 }

@@ -1,7 +1,9 @@
 import { readFileSync } from "node:fs";
 import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { ManagerService } from "../../../gen/manager/manager_pb.js";
+import { createDeadlineInterceptor } from "./deadline.js";
+import { createRetryInterceptor, type RetryOptions } from "./retry.js";
 
 export type ManagerClient = Client<typeof ManagerService>;
 
@@ -10,28 +12,49 @@ export interface ManagerClientOptions {
   address: string;
   timeoutMs: number;
   tls?: { certFile: string; keyFile: string; caFile: string } | undefined;
+  /** In-call retry; false turns it off (`--once` keeps a short budget instead). */
+  retry?: Partial<RetryOptions> | false;
+  /** Extra interceptors, outermost first, before retry and deadline. */
   interceptors?: Interceptor[];
 }
 
+export interface ManagerConnection {
+  client: ManagerClient;
+  /** Closes the HTTP/2 session so the process can exit. */
+  close(): void;
+}
+
 /** One long-lived HTTP/2 connection to the manager, with keepalive pings (DESIGN §3). */
-export function createManagerClient(opts: ManagerClientOptions): ManagerClient {
+export function createManagerConnection(opts: ManagerClientOptions): ManagerConnection {
   const scheme = opts.tls ? "https" : "http";
   const baseUrl = /^https?:\/\//.test(opts.address) ? opts.address : `${scheme}://${opts.address}`;
-  const transport = createGrpcTransport({
+  const tlsOptions = opts.tls
+    ? {
+        cert: readFileSync(opts.tls.certFile),
+        key: readFileSync(opts.tls.keyFile),
+        ca: readFileSync(opts.tls.caFile),
+        minVersion: "TLSv1.3" as const,
+      }
+    : {};
+  const sessionManager = new Http2SessionManager(
     baseUrl,
-    defaultTimeoutMs: opts.timeoutMs,
-    interceptors: opts.interceptors ?? [],
-    pingIntervalMs: 10_000,
-    pingTimeoutMs: 3_000,
-    pingIdleConnection: true,
-    nodeOptions: opts.tls
-      ? {
-          cert: readFileSync(opts.tls.certFile),
-          key: readFileSync(opts.tls.keyFile),
-          ca: readFileSync(opts.tls.caFile),
-          minVersion: "TLSv1.3",
-        }
-      : {},
-  });
-  return createClient(ManagerService, transport);
+    { pingIntervalMs: 10_000, pingTimeoutMs: 3_000, pingIdleConnection: true },
+    tlsOptions,
+  );
+  const interceptors = [
+    ...(opts.interceptors ?? []),
+    ...(opts.retry === false ? [] : [createRetryInterceptor(opts.retry ?? {})]),
+    // Innermost, so each attempt gets the whole manager.timeout.
+    createDeadlineInterceptor(opts.timeoutMs),
+  ];
+  const transport = createGrpcTransport({ baseUrl, interceptors, sessionManager });
+  return {
+    client: createClient(ManagerService, transport),
+    close: () => sessionManager.abort(),
+  };
+}
+
+/** A client alone, for callers that never close (tests, one-shot tools). */
+export function createManagerClient(opts: ManagerClientOptions): ManagerClient {
+  return createManagerConnection(opts).client;
 }

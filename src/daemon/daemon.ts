@@ -1,0 +1,156 @@
+import { join } from "node:path";
+import type { Logger } from "../common/logging.js";
+import { createCollectors } from "./collectors/all.js";
+import { createSelfCollector } from "./collectors/daemon-self.js";
+import type { DaemonConfig } from "./config.js";
+import { createHealth, type Health } from "./health.js";
+import { hostRegistration } from "./host-info.js";
+import { createLimitedLog } from "./log-limit.js";
+import { runCollectLoop } from "./loops/collect.js";
+import { runHeartbeatLoop } from "./loops/heartbeat.js";
+import { createRegistration } from "./loops/register.js";
+import { createReporter, runReportLoop } from "./loops/report.js";
+import { resolveNodeId } from "./node-id.js";
+import { openSpool, type Spool } from "./spool/spool.js";
+import { buildStatus, writeStatus } from "./status.js";
+import { createManagerConnection } from "./transport/client.js";
+
+export interface Daemon {
+  start(): Promise<void>;
+  /** Stops collecting, flushes what can be sent within `flushMs`, keeps the rest spooled. */
+  stop(flushMs?: number): Promise<void>;
+  readonly nodeId: string;
+  readonly health: Health;
+  readonly spool: Spool;
+}
+
+export interface CreateDaemonOptions {
+  logger: Logger;
+  labels?: Record<string, string>;
+  /** Wait after new data before sending, so one tick's collectors share a call. */
+  lingerMs?: number;
+}
+
+export const SHUTDOWN_FLUSH_MS = 3_000;
+
+/** The continuous daemon: collectors → spool → manager, plus heartbeat. main.ts and tests use this. */
+export function createDaemon(config: Readonly<DaemonConfig>, opts: CreateDaemonOptions): Daemon {
+  const logger = opts.logger;
+  const log = createLimitedLog(logger);
+  const nodeId = resolveNodeId(config.id, config.workDir);
+  const health = createHealth(nodeId, config.manager.heartbeatIntervalMs);
+  const loopsCtl = new AbortController();
+  const callsCtl = new AbortController();
+  const running: Promise<void>[] = [];
+  let spool: Spool | undefined;
+  let statusTimer: NodeJS.Timeout | undefined;
+  let reportLoop: Promise<void> | undefined;
+  let flush: ((signal: AbortSignal) => Promise<unknown>) | undefined;
+  let closeConnection = () => {};
+
+  const saveStatus = async () => {
+    if (!spool) return;
+    try {
+      await writeStatus(config.workDir, buildStatus(health, spool.stats()));
+    } catch (err) {
+      log("warn", "status", { err: (err as Error).message }, "cannot write status.json");
+    }
+  };
+
+  return {
+    nodeId,
+    health,
+    get spool() {
+      if (!spool) throw new Error("daemon not started");
+      return spool;
+    },
+    async start() {
+      const s = await openSpool({
+        dir: join(config.workDir, "spool"),
+        maxBytes: config.spoolMaxBytes,
+        onDrop: (info) =>
+          logger.error(
+            { batches: info.seqs.length, samples: info.samples, reason: info.reason },
+            "spool dropped batches; the gap is reported as type=daemon",
+          ),
+      });
+      spool = s;
+      const backlog = s.stats();
+      logger.info(
+        {
+          nodeId,
+          manager: config.manager.address,
+          tls: Boolean(config.manager.tls),
+          backlog: backlog.batches,
+        },
+        "fleet-daemon starting",
+      );
+      const connection = createManagerConnection({
+        address: config.manager.address,
+        timeoutMs: config.manager.timeoutMs,
+        tls: config.manager.tls,
+        retry: {
+          onRetry: ({ code, delayMs }) => {
+            health.retries++;
+            logger.debug({ code, delayMs }, "retrying call");
+          },
+        },
+      });
+      closeConnection = () => connection.close();
+      const { client } = connection;
+      const registration = createRegistration({
+        client,
+        info: hostRegistration(nodeId, opts.labels),
+        health,
+        reconnectIntervalMs: config.manager.reconnectIntervalMs,
+        signal: loopsCtl.signal,
+        log,
+        onRegistered: () => logger.info({ nodeId }, "registered with the manager"),
+      });
+      const reporter = createReporter({ client, nodeId, spool: s, health, logger, log });
+      flush = (signal) => reporter.drain(signal);
+
+      const signal = loopsCtl.signal;
+      for (const { collector, intervalMs } of createCollectors(config.collectors)) {
+        running.push(runCollectLoop({ collector, intervalMs, spool: s, signal, logger, log }));
+      }
+      running.push(
+        runCollectLoop({
+          collector: createSelfCollector(health, s),
+          intervalMs: Math.max(1000, config.manager.heartbeatIntervalMs),
+          spool: s,
+          signal,
+          logger,
+          log,
+        }),
+      );
+      running.push(runHeartbeatLoop({ client, nodeId, registration, health, signal, logger, log }));
+      reportLoop = runReportLoop({
+        reporter,
+        spool: s,
+        registration,
+        signal,
+        callSignal: callsCtl.signal,
+        reconnectIntervalMs: config.manager.reconnectIntervalMs,
+        lingerMs: opts.lingerMs ?? 200,
+      });
+      statusTimer = setInterval(() => void saveStatus(), 2_000);
+      statusTimer.unref();
+      await saveStatus();
+    },
+    async stop(flushMs = SHUTDOWN_FLUSH_MS) {
+      const deadline = setTimeout(() => callsCtl.abort(), flushMs);
+      loopsCtl.abort();
+      if (statusTimer) clearInterval(statusTimer);
+      await Promise.all(running);
+      await reportLoop;
+      if (flush && health.registered && !callsCtl.signal.aborted) {
+        const outcome = await flush(callsCtl.signal);
+        logger.info({ outcome, left: spool?.stats().batches ?? 0 }, "shutdown flush done");
+      }
+      clearTimeout(deadline);
+      closeConnection();
+      await saveStatus();
+    },
+  };
+}

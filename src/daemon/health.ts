@@ -1,0 +1,43 @@
+import { Code } from "@connectrpc/connect";
+import { describeError, errorCode } from "./transport/errors.js";
+
+/** What the daemon knows about its own condition; feeds status.json and the `daemon` metric. */
+export interface Health {
+  readonly nodeId: string;
+  readonly startedAt: number;
+  registered: boolean;
+  /** Unix ms of the last successful call of any kind. */
+  lastContactAt: number;
+  lastReportAt: number;
+  retries: number;
+  batchesSent: number;
+  samplesSent: number;
+  lastError: { code: string; codeNumber: number; message: string; at: number } | undefined;
+  heartbeatIntervalMs: number;
+}
+
+export function createHealth(nodeId: string, heartbeatIntervalMs: number): Health {
+  return {
+    nodeId,
+    startedAt: Date.now(),
+    registered: false,
+    lastContactAt: 0,
+    lastReportAt: 0,
+    retries: 0,
+    batchesSent: 0,
+    samplesSent: 0,
+    lastError: undefined,
+    heartbeatIntervalMs,
+  };
+}
+
+/** Records a failed call. */
+export function noteError(health: Health, err: unknown): void {
+  const code = errorCode(err);
+  health.lastError = {
+    code: Code[code],
+    codeNumber: code,
+    message: describeError(err),
+    at: Date.now(),
+  };
+}

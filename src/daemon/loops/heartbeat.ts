@@ -1,0 +1,54 @@
+import type { Logger } from "../../common/logging.js";
+import { type Health, noteError } from "../health.js";
+import type { LimitedLog } from "../log-limit.js";
+import type { ManagerClient } from "../transport/client.js";
+import { describeError, policyFor } from "../transport/errors.js";
+import type { Registration } from "./register.js";
+import { jitter, sleep } from "./timing.js";
+
+export interface HeartbeatLoopOptions {
+  client: ManagerClient;
+  nodeId: string;
+  registration: Registration;
+  health: Health;
+  signal: AbortSignal;
+  logger: Logger;
+  log: LimitedLog;
+  random?: () => number;
+}
+
+/**
+ * Heartbeat every interval ±10 %; the interval is the manager's
+ * `heartbeat_interval_seconds` once it has sent one. NOT_FOUND means the
+ * manager lost us: register again and carry on.
+ */
+export async function runHeartbeatLoop(o: HeartbeatLoopOptions): Promise<void> {
+  while (!o.signal.aborted) {
+    await sleep(jitter(o.health.heartbeatIntervalMs, 0.1, o.random), o.signal);
+    if (o.signal.aborted || !(await o.registration.ensure())) break;
+    try {
+      const res = await o.client.heartbeat(
+        { nodeId: o.nodeId, timestamp: BigInt(Math.floor(Date.now() / 1000)) },
+        { signal: o.signal },
+      );
+      o.health.lastContactAt = Date.now();
+      if (res.heartbeatIntervalSeconds > 0)
+        o.health.heartbeatIntervalMs = res.heartbeatIntervalSeconds * 1000;
+    } catch (err) {
+      if (o.signal.aborted) break;
+      noteError(o.health, err);
+      const policy = policyFor(err);
+      if (policy.reaction === "reregister") {
+        o.logger.warn("manager does not know this node (NOT_FOUND); registering again");
+        o.registration.invalidate();
+      } else {
+        o.log(
+          policy.loud ? "error" : "warn",
+          "heartbeat",
+          { code: policy.kind },
+          `heartbeat failed: ${describeError(err)}`,
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,94 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { FleetError, type FleetErrorKind } from "../../common/errors.js";
+
+/** What a loop does with a failed call (DESIGN §1.2). */
+export type Reaction = "drop" | "reregister" | "backoff" | "retry";
+
+export interface CodePolicy {
+  /** The loop's reaction once the call has failed for good. */
+  reaction: Reaction;
+  /** The shared taxonomy's kind, for logs and status. */
+  kind: FleetErrorKind;
+  /** Whether the retry interceptor may try again within the same call. */
+  retryInCall: boolean;
+  /** Operator action needed: logged at error level. */
+  loud: boolean;
+}
+
+const p = (reaction: Reaction, kind: FleetErrorKind, retryInCall: boolean, loud = false) => ({
+  reaction,
+  kind,
+  retryInCall,
+  loud,
+});
+
+/**
+ * The one table from a gRPC status code to the daemon's reaction. Codes the
+ * manager never sends (DESIGN §1.2 lists eight) get the nearest safe reaction;
+ * PERMISSION_DENIED and UNAUTHENTICATED keep the data in the spool and back off
+ * (no in-call retry) so fixing the identity or credentials loses nothing.
+ */
+export const CODE_POLICY: Readonly<Record<Code, CodePolicy>> = {
+  [Code.Canceled]: p("backoff", "unavailable", false),
+  [Code.Unknown]: p("backoff", "internal", true),
+  [Code.InvalidArgument]: p("drop", "invalid_argument", false, true),
+  [Code.DeadlineExceeded]: p("retry", "deadline_exceeded", true),
+  [Code.NotFound]: p("reregister", "not_found", false),
+  [Code.AlreadyExists]: p("drop", "invalid_argument", false, true),
+  [Code.PermissionDenied]: p("backoff", "permission_denied", false, true),
+  [Code.ResourceExhausted]: p("backoff", "resource_exhausted", true),
+  [Code.FailedPrecondition]: p("backoff", "unavailable", false),
+  [Code.Aborted]: p("retry", "unavailable", true),
+  [Code.OutOfRange]: p("drop", "invalid_argument", false, true),
+  [Code.Unimplemented]: p("backoff", "internal", false, true),
+  [Code.Internal]: p("backoff", "internal", true),
+  [Code.Unavailable]: p("backoff", "unavailable", true),
+  [Code.DataLoss]: p("backoff", "internal", true),
+  [Code.Unauthenticated]: p("backoff", "unauthenticated", false, true),
+};
+
+/** The status code of any error; non-Connect errors count as Unknown. */
+export function errorCode(err: unknown): Code {
+  return err instanceof ConnectError ? err.code : ConnectError.from(err).code;
+}
+
+/** The policy for an error. */
+export function policyFor(err: unknown): CodePolicy {
+  return CODE_POLICY[errorCode(err)];
+}
+
+/** Whether the retry interceptor may retry this code within one call. */
+export const isRetryableInCall = (code: Code) => CODE_POLICY[code].retryInCall;
+
+/** ConnectError → the shared FleetError taxonomy, keeping the cause and a readable message. */
+export function toFleetError(err: unknown): FleetError {
+  if (err instanceof FleetError) return err;
+  const ce = ConnectError.from(err);
+  return new FleetError(CODE_POLICY[ce.code].kind, describeError(ce), { cause: err });
+}
+
+/** A message an operator can act on, including TLS causes that Connect folds into Unavailable. */
+export function describeError(err: unknown): string {
+  const ce = err instanceof ConnectError ? err : ConnectError.from(err);
+  const chain: string[] = [ce.rawMessage];
+  for (let c: unknown = ce.cause; c instanceof Error && chain.length < 5; c = c.cause) {
+    const code = (c as NodeJS.ErrnoException).code;
+    if (!chain.some((m) => m.includes(c.message))) chain.push(c.message);
+    if (code && !chain.some((m) => m.includes(code))) chain.push(code);
+  }
+  const text = chain.join(": ");
+  const hint = tlsHint(text);
+  return `[${Code[ce.code]}] ${text}${hint ? ` — ${hint}` : ""}`;
+}
+
+function tlsHint(text: string): string | undefined {
+  if (/self[- ]signed|unable to (get|verify)|UNABLE_TO_VERIFY|CERT_|certificate/i.test(text)) {
+    if (/certificate required|alert number 116|bad certificate|alert 42/i.test(text))
+      return "the manager rejected our client certificate (manager.tls.cert_file/key_file)";
+    return "TLS: the manager's certificate is not signed by manager.tls.ca_file, or its name does not match manager.address";
+  }
+  if (/alert number 116|certificate required/i.test(text))
+    return "the manager requires a client certificate (manager.tls.cert_file/key_file)";
+  if (/ECONNREFUSED/.test(text)) return "nothing listens at manager.address";
+  return undefined;
+}
