@@ -1,0 +1,129 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError } from "../../src/common/errors.js";
+import { loadDaemonConfig } from "../../src/daemon/config.js";
+
+const files: Record<string, string> = {
+  "/etc/fleet/cert.pem": "CERT",
+  "/etc/fleet/key.pem": "KEY",
+  "/etc/fleet/ca.pem": "CA",
+};
+const load = (yaml: string, argv: string[] = [], env: Record<string, string> = {}) =>
+  loadDaemonConfig({
+    argv: ["--config", "d.yaml", ...argv],
+    env,
+    readFile: (p) => {
+      if (p === "d.yaml") return yaml;
+      const text = files[p];
+      if (text === undefined) throw Object.assign(new Error(`ENOENT: ${p}`), { code: "ENOENT" });
+      return text;
+    },
+  });
+const problems = (yaml: string) => {
+  try {
+    load(yaml);
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  throw new Error("expected a ConfigError");
+};
+
+describe("daemon config", () => {
+  it("reads the existing system's keys", () => {
+    const cfg = load(`
+daemon: { id: web-1, log_level: debug, work_dir: /tmp/w }
+manager:
+  address: "m.example.com:9090"
+  tls: { cert_file: /etc/fleet/cert.pem, key_file: /etc/fleet/key.pem, ca_file: /etc/fleet/ca.pem }
+  heartbeat_interval: 15s
+  reconnect_interval: 2s
+  timeout: 5s
+collectors:
+  cpu: { enabled: true, interval: 10s }
+  memory: { enabled: false }
+  disk: { interval: 1m, mount_points: [/, /var] }
+  network: { interfaces: [eth0] }
+`);
+    expect(cfg).toMatchObject({
+      id: "web-1",
+      logLevel: "debug",
+      workDir: "/tmp/w",
+      command: "run",
+      manager: {
+        address: "m.example.com:9090",
+        tls: {
+          certFile: "/etc/fleet/cert.pem",
+          keyFile: "/etc/fleet/key.pem",
+          caFile: "/etc/fleet/ca.pem",
+        },
+        heartbeatIntervalMs: 15_000,
+        reconnectIntervalMs: 2_000,
+        timeoutMs: 5_000,
+      },
+      collectors: {
+        cpu: { enabled: true, intervalMs: 10_000 },
+        memory: { enabled: false },
+        disk: { intervalMs: 60_000, mountPoints: ["/", "/var"] },
+        network: { interfaces: ["eth0"] },
+      },
+    });
+    expect(Object.isFrozen(cfg.manager)).toBe(true);
+  });
+
+  it("lets the environment and flags override the file", () => {
+    const cfg = load(
+      "daemon: { log_level: info }\nmanager: { address: 'a:1' }",
+      ["--log-level", "warn", "--once"],
+      { MANAGER_ADDRESS: "b:2", LOG_LEVEL: "error", NODE_NAME: "from-env" },
+    );
+    expect(cfg).toMatchObject({ logLevel: "warn", id: "from-env", command: "once" });
+    expect(cfg.manager.address).toBe("b:2");
+    // daemon.id wins over NODE_NAME.
+    expect(load("daemon: { id: file-id }", [], { NODE_NAME: "env" }).id).toBe("file-id");
+  });
+
+  it("names the key and the problem for a bad duration", () => {
+    expect(problems("manager: { timeout: soon }")).toEqual([
+      expect.stringMatching(/^manager\.timeout \(d\.yaml\): expected a duration .* got "soon"/),
+    ]);
+    expect(problems("collectors: { cpu: { interval: 10x } }")[0]).toMatch(
+      /^collectors\.cpu\.interval/,
+    );
+  });
+
+  it("rejects an unknown collector", () => {
+    expect(problems("collectors: { gpu: { enabled: true } }")[0]).toMatch(
+      /^collectors\.gpu \(d\.yaml\): unknown collector; known: cpu, memory, disk, network/,
+    );
+  });
+
+  it("rejects a half-set TLS triple instead of falling back to plaintext", () => {
+    expect(problems("manager: { tls: { cert_file: /etc/fleet/cert.pem } }")[0]).toMatch(
+      /^manager\.tls \(d\.yaml\): .*missing key_file, ca_file.*never a silent downgrade/,
+    );
+  });
+
+  it("rejects an unreadable TLS file or token file at start", () => {
+    const p = problems(`
+manager:
+  tls: { cert_file: /etc/fleet/cert.pem, key_file: /nope/key.pem, ca_file: /etc/fleet/ca.pem }
+  token_file: /nope/token
+`);
+    expect(p).toEqual([
+      'manager.tls.key_file (d.yaml): cannot read "/nope/key.pem" (ENOENT)',
+      'manager.token_file (d.yaml): cannot read "/nope/token" (ENOENT)',
+    ]);
+  });
+
+  it("reports every problem at once", () => {
+    expect(
+      problems("daemon: { log_level: loud }\nmanager: { address: nope, timeout: x }"),
+    ).toHaveLength(3);
+  });
+
+  it("knows the status subcommand", () => {
+    expect(load("", ["status"]).command).toBe("run");
+    const cfg = loadDaemonConfig({ argv: ["status"], env: {}, readFile: () => "" });
+    expect(cfg.command).toBe("status");
+  });
+});

@@ -1,0 +1,91 @@
+import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import type { MetricSample } from "../../src/common/types.js";
+import { openSpool } from "../../src/daemon/spool/spool.js";
+
+const sample = (ts: number, type = "cpu"): MetricSample => ({
+  type,
+  timestamp: ts,
+  labels: {},
+  values: { usage_percent: ts % 100 },
+});
+const tmp = () => mkdtempSync(join(tmpdir(), "fleet-spool-"));
+
+describe("spool", () => {
+  it("keeps batches as collected across a reopen, and deletes them only on ack", async () => {
+    const dir = tmp();
+    const a = await openSpool({ dir, maxBytes: 1 << 20 });
+    await a.append([sample(100), sample(100, "memory")]);
+    await a.append([sample(101)]);
+    const b = await openSpool({ dir, maxBytes: 1 << 20 });
+    expect(b.stats()).toMatchObject({ batches: 2, oldestTimestamp: 100 });
+    const picked = await b.pick({ maxSamples: 100, maxBatches: 10 });
+    expect(picked.flatMap((p) => p.samples)).toEqual(
+      expect.arrayContaining([sample(100), sample(100, "memory"), sample(101)]),
+    );
+    // In flight: not picked twice; released: pickable again.
+    expect(await b.pick({ maxSamples: 100, maxBatches: 10 })).toEqual([]);
+    b.release(picked.map((p) => p.seq));
+    const again = await b.pick({ maxSamples: 100, maxBatches: 10 });
+    expect(again).toHaveLength(2);
+    await b.ack(again.map((p) => p.seq));
+    expect(b.stats()).toMatchObject({ batches: 0, bytes: 0 });
+    expect(readdirSync(dir)).toEqual([]);
+    // Sequence numbers continue after a reopen, so names never collide.
+    const c = await openSpool({ dir, maxBytes: 1 << 20 });
+    expect((await c.append([sample(5)])).seq).toBeGreaterThan(0);
+  });
+
+  it("ignores a half-written temp file (crash mid-write) and quarantines a damaged batch", async () => {
+    const dir = tmp();
+    const a = await openSpool({ dir, maxBytes: 1 << 20 });
+    await a.append([sample(1)]);
+    writeFileSync(join(dir, "0000000000000002-2-2-1.batch.tmp"), '{"v":1,"samples":[{"ty');
+    writeFileSync(join(dir, "0000000000000003-3-3-1.batch"), "garbage");
+    const b = await openSpool({ dir, maxBytes: 1 << 20 });
+    expect(readdirSync(dir).some((f) => f.endsWith(".tmp"))).toBe(false);
+    const picked = await b.pick({ maxSamples: 100, maxBatches: 10 });
+    expect(picked.flatMap((p) => p.samples)).toEqual([sample(1)]);
+    expect(b.stats()).toMatchObject({ droppedBatches: 1, droppedFrom: 3, droppedTo: 3 });
+    expect(readdirSync(dir)).toContain("0000000000000003-3-3-1.batch.corrupt");
+  });
+
+  it("is bounded: the oldest batches go first and the gap is recorded", async () => {
+    const dir = tmp();
+    const drops: number[][] = [];
+    const s = await openSpool({ dir, maxBytes: 2_000, onDrop: (d) => drops.push(d.seqs) });
+    for (let ts = 1000; ts < 1040; ts++) await s.append([sample(ts)]);
+    const st = s.stats();
+    expect(st.bytes).toBeLessThanOrEqual(2_000);
+    expect(st.droppedBatches).toBeGreaterThan(0);
+    expect(st.droppedBatches + st.batches).toBe(40);
+    expect(st.droppedFrom).toBe(1000);
+    expect(st.droppedTo).toBe(1000 + st.droppedBatches - 1);
+    expect(st.oldestTimestamp).toBe(1000 + st.droppedBatches);
+    expect(drops.flat()[0]).toBe(1);
+  });
+
+  it("sends the newest batch first, then drains the backlog oldest first", async () => {
+    const s = await openSpool({ dir: tmp(), maxBytes: 1 << 20 });
+    for (let ts = 1; ts <= 10; ts++) await s.append([sample(ts), sample(ts, "memory")]);
+    const first = await s.pick({ maxSamples: 6, maxBatches: 64 });
+    expect(first.map((b) => b.samples[0]?.timestamp)).toEqual([10, 1, 2]);
+    const second = await s.pick({ maxSamples: 6, maxBatches: 64 });
+    expect(second.map((b) => b.samples[0]?.timestamp)).toEqual([9, 3, 4]);
+  });
+
+  it("wakes a waiting sender on append", async () => {
+    const s = await openSpool({ dir: tmp(), maxBytes: 1 << 20 });
+    let woke = false;
+    const waiting = s.waitForData(new AbortController().signal).then(() => {
+      woke = true;
+    });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(woke).toBe(false);
+    await s.append([sample(1)]);
+    await waiting;
+    expect(woke).toBe(true);
+  });
+});
