@@ -32,6 +32,7 @@ export async function runHeartbeatLoop(o: HeartbeatLoopOptions): Promise<void> {
         { signal: o.signal },
       );
       o.health.lastContactAt = Date.now();
+      o.logger.debug({ nextInSeconds: res.heartbeatIntervalSeconds }, "heartbeat ok");
       if (res.heartbeatIntervalSeconds > 0)
         o.health.heartbeatIntervalMs = res.heartbeatIntervalSeconds * 1000;
     } catch (err) {

@@ -1,0 +1,91 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Writable } from "node:stream";
+import { eq, sql } from "drizzle-orm";
+import { pino } from "pino";
+import type { Logger } from "../../src/common/logging.js";
+import { DAEMON_DEFAULTS, type DaemonConfig } from "../../src/daemon/config.js";
+import { metrics } from "../../src/manager/db/schema/metrics.js";
+import type { Manager } from "../../src/manager/server.js";
+
+export const tempDir = (prefix = "fleet-daemon-") => mkdtempSync(join(tmpdir(), prefix));
+
+/** Daemon config for tests: 1 s collectors, fast reconnects, a temp work_dir. */
+export function testDaemonConfig(
+  address: string,
+  id: string,
+  overrides: Partial<DaemonConfig> = {},
+): DaemonConfig {
+  const every = 1_000;
+  return {
+    ...structuredClone(DAEMON_DEFAULTS),
+    id,
+    workDir: tempDir(),
+    logLevel: "debug",
+    manager: {
+      address,
+      tls: undefined,
+      tokenFile: "",
+      heartbeatIntervalMs: 1_000,
+      reconnectIntervalMs: 200,
+      timeoutMs: 2_000,
+    },
+    collectors: {
+      cpu: { enabled: true, intervalMs: every },
+      memory: { enabled: true, intervalMs: every },
+      disk: { enabled: true, intervalMs: every, mountPoints: [] },
+      network: { enabled: true, intervalMs: every, interfaces: ["lo"] },
+    },
+    ...overrides,
+  };
+}
+
+export interface LogEvent {
+  msg: string;
+  level: number;
+  [k: string]: unknown;
+}
+
+/** A debug logger that keeps every event in memory (and echoes with TEST_LOG_LEVEL=debug). */
+export function memoryLogger(): { logger: Logger; events: LogEvent[] } {
+  const events: LogEvent[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of String(chunk).split("\n")) {
+        if (!line) continue;
+        events.push(JSON.parse(line) as LogEvent);
+        if (process.env.TEST_LOG_LEVEL === "debug") process.stderr.write(`${line}\n`);
+      }
+      cb();
+    },
+  });
+  return { logger: pino({ level: "debug" }, stream), events };
+}
+
+/** Samples the daemon said it spooled (`spooled` debug events). */
+export const spooledSamples = (events: readonly LogEvent[]) =>
+  events.filter((e) => e.msg === "spooled").reduce((n, e) => n + Number(e.samples), 0);
+
+export async function rowCount(manager: Manager, nodeId: string): Promise<number> {
+  const [r] = await manager.database.db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(metrics)
+    .where(eq(metrics.nodeId, nodeId));
+  return Number(r?.n ?? 0);
+}
+
+/** Polls until check() is truthy or the deadline passes. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T> | T,
+  timeoutMs = 20_000,
+): Promise<NonNullable<T>> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v as NonNullable<T>;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,0 +1,135 @@
+import { and, eq, gt } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createDaemon } from "../../src/daemon/daemon.js";
+import { metrics } from "../../src/manager/db/schema/metrics.js";
+import { nodeEvents, nodes } from "../../src/manager/db/schema/nodes.js";
+import type { Manager } from "../../src/manager/server.js";
+import {
+  memoryLogger,
+  rowCount,
+  spooledSamples,
+  tempDir,
+  testDaemonConfig,
+  waitFor,
+} from "../helpers/daemon-harness.js";
+import { startTestManager, testDatabaseConfig, uniqueNodeId } from "../helpers/manager.js";
+
+describe("fleet-daemon loops against a real manager", () => {
+  // A file-backed PGlite (or the shared PostgreSQL) so the manager can restart on the same data.
+  const db = testDatabaseConfig();
+  const dbConfig = db.databaseUrl ? db : { databaseUrl: undefined, dataDir: tempDir("fleet-db-") };
+  let manager: Manager;
+  const start = (port = 0) =>
+    startTestManager({
+      ...dbConfig,
+      heartbeatIntervalSeconds: 1,
+      grpcAddr: { host: "127.0.0.1", port },
+    });
+
+  beforeAll(async () => {
+    manager = await start();
+  });
+  afterAll(async () => {
+    await manager?.stop();
+  });
+
+  it("registers, heartbeats and reports every collector with its labels", async () => {
+    const nodeId = uniqueNodeId("loops");
+    const { logger, events } = memoryLogger();
+    const daemon = createDaemon(testDaemonConfig(manager.grpcUrl, nodeId), { logger });
+    await daemon.start();
+    try {
+      const d = manager.database.db;
+      await waitFor(
+        "two heartbeats",
+        () => events.filter((e) => e.msg === "heartbeat ok").length >= 2,
+      );
+      await waitFor("all types stored", async () => {
+        const rows = await d.select().from(metrics).where(eq(metrics.nodeId, nodeId));
+        return ["cpu", "memory", "disk", "network", "daemon"].every((t) =>
+          rows.some((r) => r.type === t),
+        );
+      });
+      await waitFor("a heartbeat recorded", async () => {
+        const [n] = await d.select().from(nodes).where(eq(nodes.nodeId, nodeId));
+        return n?.lastSeenAt && n.lastSeenAt > n.registeredAt && n.status === "online";
+      });
+      const rows = await d.select().from(metrics).where(eq(metrics.nodeId, nodeId));
+      const disk = rows.find((r) => r.type === "disk");
+      expect(Object.keys(disk?.labels ?? {}).sort()).toEqual(["device", "fstype", "mount"]);
+      expect(rows.find((r) => r.type === "network")?.labels).toEqual({ interface: "lo" });
+      expect(Object.keys(rows.find((r) => r.type === "cpu")?.values ?? {})).toEqual(
+        expect.arrayContaining(["usage_percent", "iowait_percent", "load15", "cores"]),
+      );
+      expect(rows.find((r) => r.type === "daemon")?.values).toMatchObject({
+        spool_bytes: expect.any(Number),
+        batches_dropped: 0,
+        last_error_code: expect.any(Number),
+      });
+      expect(daemon.health.heartbeatIntervalMs).toBe(1_000);
+    } finally {
+      await daemon.stop();
+    }
+    expect(daemon.spool.stats().batches).toBe(0);
+  });
+
+  it("stores every batch collected during a manager outage exactly once", async () => {
+    const nodeId = uniqueNodeId("outage");
+    const { logger, events } = memoryLogger();
+    const daemon = createDaemon(testDaemonConfig(manager.grpcUrl, nodeId), { logger });
+    await daemon.start();
+    const port = Number(new URL(manager.grpcUrl).port);
+    try {
+      await waitFor("first report", () => daemon.health.batchesSent > 0);
+      await manager.stop();
+      const downAt = Date.now();
+      // Down for a while: at least 4 rounds of every collector pile up in the spool.
+      await waitFor("a backlog", () => daemon.spool.stats().batches >= 16);
+      expect(daemon.health.lastError?.code).toBe("Unavailable");
+      manager = await start(port);
+      const upAt = Date.now();
+      await waitFor("backlog drained", () => daemon.spool.stats().batches <= 2, 30_000);
+      expect(upAt - downAt).toBeGreaterThan(3_000);
+    } finally {
+      await daemon.stop();
+    }
+    expect(daemon.spool.stats().batches).toBe(0);
+    // Every sample the daemon spooled is a row, and there is no row it did not spool.
+    expect(await rowCount(manager, nodeId)).toBe(spooledSamples(events));
+    expect(daemon.health.retries).toBeGreaterThan(0);
+  });
+
+  it("registers again by itself after the manager lost the node (NOT_FOUND) and carries on", async () => {
+    const nodeId = uniqueNodeId("wiped");
+    const { logger, events } = memoryLogger();
+    const daemon = createDaemon(testDaemonConfig(manager.grpcUrl, nodeId), { logger });
+    await daemon.start();
+    const d = manager.database.db;
+    try {
+      await waitFor("first report", () => daemon.health.batchesSent > 0);
+      // Wipe what the manager knows about this node.
+      await d.delete(metrics).where(eq(metrics.nodeId, nodeId));
+      await d.delete(nodes).where(eq(nodes.nodeId, nodeId));
+      const wipedAt = new Date();
+      await waitFor("registered again", async () => {
+        const [n] = await d.select().from(nodes).where(eq(nodes.nodeId, nodeId));
+        return n !== undefined;
+      });
+      await waitFor("metrics flow again", async () => {
+        const fresh = await d
+          .select()
+          .from(metrics)
+          .where(and(eq(metrics.nodeId, nodeId), gt(metrics.ts, wipedAt)));
+        return fresh.length > 5;
+      });
+      expect(events.some((e) => /NOT_FOUND/.test(e.msg))).toBe(true);
+      const regs = await d
+        .select()
+        .from(nodeEvents)
+        .where(and(eq(nodeEvents.nodeId, nodeId), eq(nodeEvents.kind, "registered")));
+      expect(regs.length).toBeGreaterThanOrEqual(2);
+    } finally {
+      await daemon.stop();
+    }
+  });
+});
