@@ -1,18 +1,26 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { FleetService } from "../../gen/fleet/v1/fleet_pb.js";
 import { ManagerService } from "../../gen/manager/manager_pb.js";
+import { createDeleteNodeHandler } from "./handlers/delete-node.js";
+import { createGetFleetSummaryHandler } from "./handlers/get-fleet-summary.js";
 import { createGetNodeHandler } from "./handlers/get-node.js";
 import { createHeartbeatHandler } from "./handlers/heartbeat.js";
 import { createListNodesHandler } from "./handlers/list-nodes.js";
+import { createQueryMetricsHandler } from "./handlers/query-metrics.js";
 import { createRegisterNodeHandler, type PacingSource } from "./handlers/register-node.js";
 import { createReportMetricsHandler } from "./handlers/report-metrics.js";
+import { createWatchNodesHandler } from "./handlers/watch-nodes.js";
+import type { FleetQueryService } from "./services/fleet-query.js";
 import type { MetricsService } from "./services/metrics.js";
+import type { NodeWatchHub } from "./services/node-watch.js";
 import type { NodeService } from "./services/nodes.js";
 
 export interface Services {
   nodes: NodeService;
   metrics: MetricsService;
   pacing: PacingSource;
+  fleet: FleetQueryService;
+  watch: NodeWatchHub;
 }
 
 /** Daemon-facing service (gRPC port only). */
@@ -32,6 +40,10 @@ export function fleetRoutes(s: Services) {
     router.service(FleetService, {
       listNodes: createListNodesHandler(s.nodes),
       getNode: createGetNodeHandler(s.nodes),
+      deleteNode: createDeleteNodeHandler(s.fleet),
+      queryMetrics: createQueryMetricsHandler(s.fleet),
+      getFleetSummary: createGetFleetSummaryHandler(s.fleet),
+      watchNodes: createWatchNodesHandler(s.watch),
     });
   };
 }

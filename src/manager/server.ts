@@ -1,16 +1,21 @@
 import http from "node:http";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { sql } from "drizzle-orm";
 import { createLogger, type Logger } from "../common/logging.js";
+import { packageRoot } from "../common/package-root.js";
 import type { ManagerConfig } from "./config.js";
 import { type DatabaseHandle, openDatabase } from "./db/client.js";
 import { runMigrations } from "./db/migrate.js";
+import { createFleetHttpHandler } from "./http/fleet-http.js";
 import { createErrorInterceptor } from "./interceptors/errors.js";
 import { fleetRoutes, managerRoutes, type Services } from "./routes.js";
+import { createFleetQueryService } from "./services/fleet-query.js";
 import { createMetricsService } from "./services/metrics.js";
+import { createNodeWatchHub, type NodeWatchHub } from "./services/node-watch.js";
 import { createNodeService } from "./services/nodes.js";
 
 export interface Manager {
@@ -27,6 +32,8 @@ export interface Manager {
 
 export interface CreateManagerOptions {
   logger?: Logger;
+  /** How often WatchNodes polls for new node events (default 1000 ms). */
+  watchPollIntervalMs?: number;
 }
 
 /** Builds a manager from config; main.ts and the tests both use this. */
@@ -38,6 +45,7 @@ export function createManager(
   let database: DatabaseHandle | undefined;
   let grpcServer: http2.Http2Server | undefined;
   let httpServer: http.Server | undefined;
+  let watchHub: NodeWatchHub | undefined;
   const sessions = new Set<http2.ServerHttp2Session>();
   let grpcPort = 0;
   let httpPort = 0;
@@ -68,7 +76,15 @@ export function createManager(
         nodes: createNodeService(db),
         metrics: createMetricsService(db),
         pacing: { heartbeatIntervalSeconds: () => config.heartbeatIntervalSeconds },
+        fleet: createFleetQueryService(db),
+        watch: createNodeWatchHub(db, { pollIntervalMs: opts.watchPollIntervalMs ?? 1000 }),
       };
+      watchHub = services.watch;
+      const fleetHttp = createFleetHttpHandler({
+        fleet: services.fleet,
+        webRoot: join(packageRoot(), "dist", "web"),
+        logger,
+      });
       const interceptors = [createErrorInterceptor(logger)];
 
       const grpcHandler = connectNodeAdapter({
@@ -104,7 +120,7 @@ export function createManager(
                 logger.warn({ err }, "readiness check failed");
                 reply(503, "database unreachable\n");
               });
-          } else {
+          } else if (!fleetHttp(req, res)) {
             reply(404, "not found\n");
           }
         },
@@ -123,6 +139,8 @@ export function createManager(
     },
 
     async stop() {
+      // Open WatchNodes streams would otherwise keep the HTTP server from closing.
+      watchHub?.close();
       const closing = Promise.all([closeServer(grpcServer), closeServer(httpServer)]);
       // GOAWAY lets in-flight streams finish while refusing new ones; without it
       // a daemon's idle keepalive session would hold the server open forever.

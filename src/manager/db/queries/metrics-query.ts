@@ -1,0 +1,103 @@
+import { sql } from "drizzle-orm";
+import type { Labels } from "../../../common/types.js";
+import type { Database } from "../client.js";
+import { rowsOf } from "./nodes.js";
+
+export interface MetricRangeQuery {
+  nodeId: string;
+  type: string;
+  /** A key of `values`. */
+  name: string;
+  /** Series must contain all of these labels. */
+  labels: Labels;
+  /** Unix seconds, inclusive. */
+  start: number;
+  /** Unix seconds, exclusive. */
+  end: number;
+  /** Bucket width in seconds; 0 means raw points. */
+  stepSeconds: number;
+  /** Most points returned; the caller asks for one more to detect overflow. */
+  limit: number;
+}
+
+export interface SeriesPoint {
+  labels: Labels;
+  /** Unix seconds (bucket start when downsampled). */
+  t: number;
+  v: number;
+}
+
+/**
+ * One value of one metric type over a time range, ordered by label set then
+ * time. With a step, the database averages each label set's points into
+ * buckets aligned to multiples of the step since the epoch.
+ */
+export async function queryMetricRange(db: Database, q: MetricRangeQuery): Promise<SeriesPoint[]> {
+  const filter = Object.keys(q.labels).length
+    ? sql`and labels @> ${JSON.stringify(q.labels)}::jsonb`
+    : sql``;
+  // Only numbers: a values key holding anything else never breaks the cast.
+  const where = sql`node_id = ${q.nodeId} and type = ${q.type}
+      and ts >= to_timestamp(${q.start}) and ts < to_timestamp(${q.end})
+      and jsonb_typeof(values -> ${q.name}) = 'number' ${filter}`;
+  const result =
+    q.stepSeconds > 0
+      ? await db.execute(sql`
+          select labels,
+                 (floor(extract(epoch from ts) / ${q.stepSeconds}) * ${q.stepSeconds})::float8 as t,
+                 avg((values ->> ${q.name})::float8)::float8 as v
+            from metrics
+           where ${where}
+           group by labels, 2
+           order by labels, 2
+           limit ${q.limit}`)
+      : await db.execute(sql`
+          select labels, extract(epoch from ts)::float8 as t, (values ->> ${q.name})::float8 as v
+            from metrics
+           where ${where}
+           order by labels, ts
+           limit ${q.limit}`);
+  return rowsOf<{ labels: Labels; t: number | string; v: number | string }>(result).map((r) => ({
+    labels: r.labels,
+    t: Number(r.t),
+    v: Number(r.v),
+  }));
+}
+
+export interface LatestMetricRow {
+  nodeId: string;
+  type: string;
+  labels: Labels;
+  /** Unix seconds. */
+  ts: number;
+  values: Record<string, number>;
+}
+
+/**
+ * The newest row of every series (node, type, label set) reported within the
+ * window. The window bounds the scan to recent daily partitions.
+ */
+export async function latestMetricRows(
+  db: Database,
+  windowSeconds: number,
+): Promise<LatestMetricRow[]> {
+  const result = await db.execute(sql`
+    select distinct on (node_id, type, labels)
+           node_id, type, labels, extract(epoch from ts)::float8 as ts, values
+      from metrics
+     where ts >= now() - make_interval(secs => ${windowSeconds})
+     order by node_id, type, labels, ts desc`);
+  return rowsOf<{
+    node_id: string;
+    type: string;
+    labels: Labels;
+    ts: number | string;
+    values: Record<string, number>;
+  }>(result).map((r) => ({
+    nodeId: r.node_id,
+    type: r.type,
+    labels: r.labels,
+    ts: Number(r.ts),
+    values: r.values,
+  }));
+}

@@ -1,0 +1,24 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
+import type { NodeEventSchema, WatchNodesRequest } from "../../../gen/fleet/v1/fleet_pb.js";
+import type { NodeWatchHub } from "../services/node-watch.js";
+import { toNodeMessage } from "./node-message.js";
+
+/** WatchNodes: node events as they are recorded, resumable by event id. */
+export function createWatchNodesHandler(hub: NodeWatchHub) {
+  return async function* (
+    req: WatchNodesRequest,
+    ctx: HandlerContext,
+  ): AsyncGenerator<MessageInitShape<typeof NodeEventSchema>> {
+    for await (const { event, node } of hub.watch(Number(req.afterEventId), ctx.signal)) {
+      yield {
+        eventId: BigInt(event.id),
+        nodeId: event.nodeId,
+        kind: event.kind,
+        reason: event.reason,
+        time: BigInt(Math.floor(event.time.getTime() / 1000)),
+        ...(node ? { node: toNodeMessage(node) } : {}),
+      };
+    }
+  };
+}

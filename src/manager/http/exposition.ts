@@ -1,0 +1,157 @@
+import type { LatestMetricRow } from "../db/queries/metrics-query.js";
+import type { NodeRow } from "../db/queries/nodes.js";
+
+interface Family {
+  type: "gauge" | "counter";
+  help: string;
+  /** Rendered label set → value; a Map keeps the first of any duplicates. */
+  samples: Map<string, number>;
+}
+
+// Cumulative counters the daemon reports under these names (network type).
+const COUNTER_KEYS = /^(rx|tx)_(bytes|packets|errors|dropped)$/;
+
+/** A Prometheus metric or label name from arbitrary text: snake_case, [a-zA-Z0-9_]. */
+export function promName(text: string): string {
+  const snake = text
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .toLowerCase()
+    .replace(/[^a-z0-9_]+/g, "_")
+    .replace(/_+/g, "_")
+    .replace(/^_+|_+$/g, "");
+  if (snake === "") return "x";
+  return /^[0-9]/.test(snake) ? `_${snake}` : snake;
+}
+
+/** Escapes a label value: backslash, double quote and newline. */
+export function escapeLabelValue(v: string): string {
+  return v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+function renderLabels(labels: [string, string][]): string {
+  if (labels.length === 0) return "";
+  return `{${labels.map(([k, v]) => `${k}="${escapeLabelValue(v)}"`).join(",")}}`;
+}
+
+function renderValue(v: number): string {
+  if (Number.isNaN(v)) return "NaN";
+  if (v === Number.POSITIVE_INFINITY) return "+Inf";
+  if (v === Number.NEGATIVE_INFINITY) return "-Inf";
+  return String(v);
+}
+
+/** Series labels, sanitized, never shadowing node_id and never starting with "__". */
+function seriesLabels(nodeId: string, labels: Record<string, string>): [string, string][] {
+  const out = new Map<string, string>([["node_id", nodeId]]);
+  for (const [k, v] of Object.entries(labels).sort(([a], [b]) => a.localeCompare(b))) {
+    let name = promName(k).replace(/^_+/, "") || "label";
+    if (out.has(name)) name = `exported_${name}`;
+    if (!out.has(name)) out.set(name, v);
+  }
+  return [...out];
+}
+
+/**
+ * Every node and the newest value of every series as Prometheus text
+ * exposition (format 0.0.4): `fleet_node_up`, `fleet_node_info`,
+ * `fleet_node_last_seen_timestamp_seconds`, and `fleet_<type>_<key>` per
+ * reported value, each family once with HELP and TYPE.
+ */
+export function renderFleetExposition(nodes: NodeRow[], latest: LatestMetricRow[]): string {
+  const families = new Map<string, Family>();
+  const add = (
+    name: string,
+    type: Family["type"],
+    help: string,
+    labels: [string, string][],
+    value: number,
+  ) => {
+    let f = families.get(name);
+    if (!f) {
+      f = { type, help, samples: new Map() };
+      families.set(name, f);
+    }
+    const key = renderLabels(labels);
+    if (!f.samples.has(key)) f.samples.set(key, value);
+  };
+
+  const byStatus = new Map<string, number>();
+  for (const n of nodes) {
+    byStatus.set(n.status, (byStatus.get(n.status) ?? 0) + 1);
+    const id: [string, string] = ["node_id", n.nodeId];
+    add(
+      "fleet_node_up",
+      "gauge",
+      "1 while the node's heartbeats are within the grace period, else 0.",
+      [id],
+      n.status === "online" ? 1 : 0,
+    );
+    const nodeLabels = Object.entries(n.labels)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([k, v]): [string, string] => [`label_${promName(k)}`, v]);
+    add(
+      "fleet_node_info",
+      "gauge",
+      "Always 1; the node's host facts, versions and labels (label_<key>) as labels.",
+      [
+        id,
+        ["hostname", n.hostname],
+        ["ip", n.ip],
+        ["os", n.os],
+        ["arch", n.arch],
+        ["daemon_version", n.daemonVersion],
+        ["agent_version", n.agentVersion],
+        ["status", n.status],
+        ...nodeLabels,
+      ],
+      1,
+    );
+    if (n.lastSeenAt) {
+      add(
+        "fleet_node_last_seen_timestamp_seconds",
+        "gauge",
+        "Unix time of the node's last heartbeat or registration.",
+        [id],
+        Math.floor(n.lastSeenAt.getTime() / 1000),
+      );
+    }
+  }
+  for (const [status, count] of [...byStatus].sort(([a], [b]) => a.localeCompare(b))) {
+    add("fleet_nodes", "gauge", "Number of nodes by status.", [["status", status]], count);
+  }
+
+  for (const row of latest) {
+    const labels = seriesLabels(row.nodeId, row.labels);
+    for (const [key, value] of Object.entries(row.values)) {
+      if (typeof value !== "number") continue;
+      const counter = row.type === "network" && COUNTER_KEYS.test(key);
+      let name = `fleet_${promName(row.type)}_${promName(key)}`;
+      // promtool: only counters may end in _total.
+      if (counter) name = `${name}_total`;
+      else name = name.replace(/_total$/, "");
+      add(
+        name,
+        counter ? "counter" : "gauge",
+        `${row.type} ${key} as last reported by each node's daemon.`,
+        labels,
+        value,
+      );
+    }
+    add(
+      `fleet_${promName(row.type)}_report_timestamp_seconds`,
+      "gauge",
+      `Unix time of the newest ${row.type} report of each series.`,
+      labels,
+      row.ts,
+    );
+  }
+
+  const out: string[] = [];
+  for (const name of [...families.keys()].sort()) {
+    const f = families.get(name) as Family;
+    out.push(`# HELP ${name} ${f.help.replace(/\\/g, "\\\\").replace(/\n/g, "\\n")}`);
+    out.push(`# TYPE ${name} ${f.type}`);
+    for (const [labels, value] of f.samples) out.push(`${name}${labels} ${renderValue(value)}`);
+  }
+  return `${out.join("\n")}\n`;
+}

@@ -1,0 +1,121 @@
+import { InvalidArgumentError, NodeNotFoundError } from "../../common/errors.js";
+import type { Labels } from "../../common/types.js";
+import type { Database } from "../db/client.js";
+import { allNodes, deleteNode, type FleetCounts, fleetCounts } from "../db/queries/fleet-nodes.js";
+import {
+  type LatestMetricRow,
+  latestMetricRows,
+  queryMetricRange,
+} from "../db/queries/metrics-query.js";
+import { findNode, type NodeRow } from "../db/queries/nodes.js";
+
+/** Most buckets one QueryMetrics call may ask for (a year at 1 h is 8,760). */
+export const MAX_BUCKETS = 11_000;
+/** Most raw points one QueryMetrics call returns; larger ranges need step_seconds. */
+export const MAX_RAW_POINTS = 20_000;
+/** Series silent for longer than this are left out of /metrics/fleet. */
+export const EXPOSITION_WINDOW_SECONDS = 15 * 60;
+
+export interface MetricsQuery {
+  nodeId: string;
+  type: string;
+  name: string;
+  labels: Labels;
+  /** Unix seconds; 0 means end − 1 h. */
+  start: number;
+  /** Unix seconds; 0 means now. */
+  end: number;
+  stepSeconds: number;
+}
+
+export interface MetricSeries {
+  labels: Labels;
+  points: { t: number; v: number }[];
+}
+
+/** Read side of the fleet for people and tools: metrics ranges, summaries, deletion. */
+export function createFleetQueryService(db: Database) {
+  return {
+    /** Removes the node and its metrics; NodeNotFoundError when unknown. */
+    async deleteNode(nodeId: string, now = new Date()): Promise<void> {
+      requireNodeId(nodeId);
+      if (!(await deleteNode(db, nodeId, now))) throw new NodeNotFoundError(nodeId);
+    },
+
+    /** A value over time per label set, averaged into buckets in SQL when a step is given. */
+    async queryMetrics(
+      q: MetricsQuery,
+      now = new Date(),
+    ): Promise<{ series: MetricSeries[]; stepSeconds: number }> {
+      requireNodeId(q.nodeId);
+      if (q.type === "") throw new InvalidArgumentError("type", "must be set, e.g. cpu");
+      if (q.name === "") throw new InvalidArgumentError("name", "must be set, e.g. usage_percent");
+      const end = q.end || Math.floor(now.getTime() / 1000);
+      const start = q.start || end - 3600;
+      if (start >= end) {
+        throw new InvalidArgumentError("start", `must be before end (${end}), got ${start}`);
+      }
+      if (q.stepSeconds < 0) {
+        throw new InvalidArgumentError("step_seconds", `must be 0 or more, got ${q.stepSeconds}`);
+      }
+      const buckets = q.stepSeconds > 0 ? Math.ceil((end - start) / q.stepSeconds) : 0;
+      if (buckets > MAX_BUCKETS) {
+        throw new InvalidArgumentError(
+          "step_seconds",
+          `range of ${end - start}s at step ${q.stepSeconds}s is ${buckets} buckets; the limit is ${MAX_BUCKETS}`,
+        );
+      }
+      if (!(await findNode(db, q.nodeId))) throw new NodeNotFoundError(q.nodeId);
+      // Buckets × label sets can exceed MAX_BUCKETS; allow a generous multiple before refusing.
+      const limit = q.stepSeconds > 0 ? MAX_BUCKETS * 16 : MAX_RAW_POINTS;
+      const rows = await queryMetricRange(db, {
+        ...q,
+        start,
+        end,
+        limit: limit + 1,
+      });
+      if (rows.length > limit) {
+        throw new InvalidArgumentError(
+          q.stepSeconds > 0 ? "labels" : "step_seconds",
+          q.stepSeconds > 0
+            ? `more than ${limit} points across series; narrow the labels filter`
+            : `more than ${limit} raw points in range; set step_seconds to downsample`,
+        );
+      }
+      const series: MetricSeries[] = [];
+      let key = "";
+      for (const r of rows) {
+        const k = JSON.stringify(r.labels);
+        if (series.length === 0 || k !== key) {
+          series.push({ labels: r.labels, points: [] });
+          key = k;
+        }
+        series[series.length - 1]?.points.push({ t: r.t, v: r.v });
+      }
+      return { series, stepSeconds: q.stepSeconds };
+    },
+
+    /** Counts by status, OS, architecture and daemon version. */
+    async summary(): Promise<FleetCounts> {
+      return fleetCounts(db);
+    },
+
+    /** Every node plus the newest row of each recently reported series. */
+    async exposition(): Promise<{ nodes: NodeRow[]; latest: LatestMetricRow[] }> {
+      const [nodes, latest] = await Promise.all([
+        allNodes(db),
+        latestMetricRows(db, EXPOSITION_WINDOW_SECONDS),
+      ]);
+      return { nodes, latest };
+    },
+  };
+}
+
+function requireNodeId(nodeId: string): void {
+  const bytes = Buffer.byteLength(nodeId, "utf8");
+  if (bytes < 1 || bytes > 128) {
+    throw new InvalidArgumentError("node_id", `must be 1–128 bytes, got ${bytes}`);
+  }
+}
+
+export type FleetQueryService = ReturnType<typeof createFleetQueryService>;
