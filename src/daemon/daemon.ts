@@ -106,6 +106,7 @@ export function createDaemon(config: Readonly<DaemonConfig>, opts: CreateDaemonO
         signal: loopsCtl.signal,
         log,
         onRegistered: () => logger.info({ nodeId }, "registered with the manager"),
+        explain: (err) => connection.diagnose(err),
       });
       const reporter = createReporter({ client, nodeId, spool: s, health, logger, log });
       flush = (signal) => reporter.drain(signal);

@@ -10,7 +10,6 @@ import { resolveNodeId } from "./node-id.js";
 import { runOnce } from "./once.js";
 import { formatStatus, readStatus, statusPath } from "./status.js";
 import { createManagerConnection } from "./transport/client.js";
-import { describeError } from "./transport/errors.js";
 
 const USAGE = `usage: fleet-daemon [--config daemon.yaml] [--once] [--log-level LEVEL] [--work-dir DIR]
        fleet-daemon status [--config daemon.yaml] [--work-dir DIR]
@@ -68,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
       return report.collectorErrors.length > 0 || report.rejected > 0 ? 1 : 0;
     } catch (err) {
       process.stderr.write(
-        `fleet-daemon: --once failed against ${config.manager.address}: ${describeError(err)}\n`,
+        `fleet-daemon: --once failed against ${config.manager.address}: ${await connection.diagnose(err)}\n`,
       );
       return 1;
     } finally {

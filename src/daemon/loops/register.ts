@@ -20,6 +20,8 @@ export interface RegistrationOptions {
   signal: AbortSignal;
   log: LimitedLog;
   onRegistered?: () => void;
+  /** A fuller explanation than describeError (the connection's TLS probe); used sparingly. */
+  explain?: (err: unknown) => Promise<string>;
   random?: () => number;
 }
 
@@ -47,11 +49,12 @@ export function createRegistration(o: RegistrationOptions): Registration {
         failures++;
         noteError(o.health, err);
         const policy = policyFor(err);
+        const why = o.explain && failures % 30 === 1 ? await o.explain(err) : describeError(err);
         o.log(
           policy.loud ? "error" : "warn",
           "register",
           { code: policy.kind, failures },
-          `register failed, retrying: ${describeError(err)}`,
+          `register failed, retrying: ${why}`,
         );
         await sleep(reconnectDelayMs(failures, o.reconnectIntervalMs, random), o.signal);
       }

@@ -1,9 +1,11 @@
 import { readFileSync } from "node:fs";
-import { type Client, createClient, type Interceptor } from "@connectrpc/connect";
+import { type Client, Code, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { ManagerService } from "../../../gen/manager/manager_pb.js";
 import { createDeadlineInterceptor } from "./deadline.js";
+import { describeError, errorCode, tlsHint } from "./errors.js";
 import { createRetryInterceptor, type RetryOptions } from "./retry.js";
+import { probeTls } from "./tls-probe.js";
 
 export type ManagerClient = Client<typeof ManagerService>;
 
@@ -20,6 +22,8 @@ export interface ManagerClientOptions {
 
 export interface ManagerConnection {
   client: ManagerClient;
+  /** describeError, plus what a bare TLS connection reports when the call failed at the TLS layer. */
+  diagnose(err: unknown): Promise<string>;
   /** Closes the HTTP/2 session so the process can exit. */
   close(): void;
 }
@@ -51,6 +55,20 @@ export function createManagerConnection(opts: ManagerClientOptions): ManagerConn
   return {
     client: createClient(ManagerService, transport),
     close: () => sessionManager.abort(),
+    async diagnose(err) {
+      const text = describeError(err);
+      const code = errorCode(err);
+      if (
+        !opts.tls ||
+        ![Code.Canceled, Code.Unavailable, Code.Internal, Code.Unknown].includes(code)
+      )
+        return text;
+      const url = new URL(baseUrl);
+      const found = await probeTls(url.hostname, Number(url.port || 443), tlsOptions);
+      if (!found) return text;
+      const hint = tlsHint(found);
+      return `${text}; TLS probe: ${found}${hint ? ` — ${hint}` : ""}`;
+    },
   };
 }
 

@@ -76,19 +76,22 @@ export function describeError(err: unknown): string {
     if (!chain.some((m) => m.includes(c.message))) chain.push(c.message);
     if (code && !chain.some((m) => m.includes(code))) chain.push(code);
   }
-  const text = chain.join(": ");
+  const text = chain.join(": ").replace(/\s*\n\s*/g, " ");
   const hint = tlsHint(text);
   return `[${Code[ce.code]}] ${text}${hint ? ` — ${hint}` : ""}`;
 }
 
-function tlsHint(text: string): string | undefined {
-  if (/self[- ]signed|unable to (get|verify)|UNABLE_TO_VERIFY|CERT_|certificate/i.test(text)) {
-    if (/certificate required|alert number 116|bad certificate|alert 42/i.test(text))
-      return "the manager rejected our client certificate (manager.tls.cert_file/key_file)";
-    return "TLS: the manager's certificate is not signed by manager.tls.ca_file, or its name does not match manager.address";
-  }
-  if (/alert number 116|certificate required/i.test(text))
+/** What an operator should check, for TLS and connection failures. */
+export function tlsHint(text: string): string | undefined {
+  const has = (re: RegExp) => re.test(text);
+  if (has(/certificate required|alert number 116/i))
     return "the manager requires a client certificate (manager.tls.cert_file/key_file)";
-  if (/ECONNREFUSED/.test(text)) return "nothing listens at manager.address";
+  if (has(/closed the TLS connection/))
+    return "it closed the connection right after the handshake, which is how it refuses a client certificate it does not trust: is manager.tls.cert_file signed by the CA the manager trusts?";
+  if (has(/unknown ca|bad certificate|certificate unknown|alert number (42|46|48)/i))
+    return "the manager rejected our client certificate: is manager.tls.cert_file signed by the CA the manager trusts?";
+  if (has(/self[- ]signed|unable to (get|verify)|UNABLE_TO_VERIFY|CERT_|certificate/i))
+    return "TLS: the manager's certificate is not signed by manager.tls.ca_file, or its name does not match manager.address";
+  if (has(/ECONNREFUSED/)) return "nothing listens at manager.address";
   return undefined;
 }
