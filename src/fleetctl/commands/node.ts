@@ -1,0 +1,35 @@
+import { toJson } from "@bufbuild/protobuf";
+import { NodeSchema } from "../../../gen/fleet/v1/fleet_pb.js";
+import type { CommandContext } from "../context.js";
+import { UsageError } from "../exit-codes.js";
+import { ago, isoTime, labelText, table } from "../format.js";
+
+/** `fleetctl node ID`: one node's details. */
+export async function nodeCommand(ctx: CommandContext): Promise<void> {
+  const [nodeId] = ctx.args;
+  if (!nodeId || ctx.args.length > 1) throw new UsageError("usage: fleetctl node ID");
+  const { node } = await ctx.client.getNode(
+    { nodeId },
+    { signal: ctx.signal, timeoutMs: ctx.timeoutMs },
+  );
+  if (!node) throw new Error("manager returned no node");
+  if (ctx.json) {
+    ctx.out(JSON.stringify(toJson(NodeSchema, node)));
+    return;
+  }
+  const last = Number(node.lastSeenAt);
+  ctx.out(
+    table([
+      ["node_id", node.nodeId],
+      ["status", node.status],
+      ["hostname", node.hostname || "-"],
+      ["ip", node.ip || "-"],
+      ["os/arch", `${node.os || "?"}/${node.arch || "?"}`],
+      ["daemon_version", node.daemonVersion || "-"],
+      ["agent_version", node.agentVersion || "-"],
+      ["labels", labelText(node.labels)],
+      ["registered_at", isoTime(Number(node.registeredAt))],
+      ["last_seen_at", last ? `${isoTime(last)} (${ago(last)})` : "never"],
+    ]),
+  );
+}

@@ -1,0 +1,43 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+
+/** fleetctl's exit codes, for scripts (documented in `fleetctl --help` and the README). */
+export const EXIT = {
+  ok: 0,
+  /** Anything else: server error, bad response, internal failure. */
+  error: 1,
+  /** Bad command line. */
+  usage: 2,
+  /** The node (or other object) does not exist. */
+  notFound: 3,
+  /** Missing or rejected credentials (--token / FLEET_API_TOKEN). */
+  auth: 4,
+  /** The manager cannot be reached, or is overloaded or shutting down. */
+  unavailable: 5,
+  /** The server rejected an argument (INVALID_ARGUMENT). */
+  invalidArgument: 6,
+} as const;
+
+/** A bad command line; main prints the message and the usage hint, then exits 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** The exit code for an error thrown by a command. */
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof UsageError) return EXIT.usage;
+  if (!(err instanceof ConnectError)) return EXIT.error;
+  switch (err.code) {
+    case Code.NotFound:
+      return EXIT.notFound;
+    case Code.Unauthenticated:
+    case Code.PermissionDenied:
+      return EXIT.auth;
+    case Code.Unavailable:
+    case Code.DeadlineExceeded:
+      return EXIT.unavailable;
+    case Code.InvalidArgument:
+      return EXIT.invalidArgument;
+    default:
+      return EXIT.error;
+  }
+}
