@@ -71,6 +71,10 @@ export function createReporter(o: ReporterOptions): Reporter {
       const policy = policyFor(err);
       switch (policy.reaction) {
         case "reregister":
+          o.logger.warn(
+            { seqs },
+            "manager does not know this node (NOT_FOUND); registering again, batches kept",
+          );
           return "reregister";
         case "drop":
           if (batches.length > 1) {
