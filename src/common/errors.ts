@@ -57,3 +57,35 @@ export class ConfigError extends Error {
     super(`invalid configuration:\n  ${problems.join("\n  ")}`);
   }
 }
+
+/** The client's identity does not match the node_id it speaks for. */
+export class PermissionDeniedError extends FleetError {
+  override name = "PermissionDeniedError";
+  constructor(message: string, field?: string) {
+    super("permission_denied", message, field === undefined ? {} : { field });
+  }
+}
+
+/** Missing or invalid credentials. */
+export class UnauthenticatedError extends FleetError {
+  override name = "UnauthenticatedError";
+  constructor(message: string) {
+    super("unauthenticated", message);
+  }
+}
+
+/** A per-node rate or size limit was exceeded; the client should back off and retry. */
+export class ResourceExhaustedError extends FleetError {
+  override name = "ResourceExhaustedError";
+  constructor(message: string, field?: string) {
+    super("resource_exhausted", message, field === undefined ? {} : { field });
+  }
+}
+
+/** The manager is overloaded or shutting down; the client should back off and retry. */
+export class OverloadedError extends FleetError {
+  override name = "OverloadedError";
+  constructor(message: string, cause?: unknown) {
+    super("unavailable", message, { cause });
+  }
+}

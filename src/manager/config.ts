@@ -1,3 +1,29 @@
+/**
+ * Manager configuration: one defaults object (MANAGER_DEFAULTS), then the YAML
+ * file (`--config`), then the environment (DESIGN §3). Every key is listed
+ * once in MANAGER_CONFIG_KEYS with its YAML path, environment variable,
+ * default and a one-line description, so docs can be generated from it.
+ *
+ * manager.yaml (all keys optional; values shown are the defaults):
+ *
+ *   grpc:      { addr: "127.0.0.1:9090" }
+ *   http:      { addr: "127.0.0.1:8080" }
+ *   database:  { url: "", data_dir: ./.fleet, pool_size: 10 }
+ *   log_level: info
+ *   heartbeat: { interval: 60s, max_per_second: 1000, flush_interval: 500ms, known_node_ttl: 5m }
+ *   liveness:  { grace_period: 0s (= grace_multiplier × interval), grace_multiplier: 3,
+ *                sweep_interval: 5s, mass_miss_fraction: 0.5, mass_miss_min_nodes: 10,
+ *                flap_window: 10m, flap_enter: 6, flap_exit: 2 }
+ *   ingest:    { batch_window: 5ms, max_batch_rows: 20000, max_concurrent_batches: 4,
+ *                max_pending_rows: 200000 }
+ *   retention: { days: 30, partitions_ahead: 3, maintenance_interval: 1h }
+ *   limits:    { node_id_max_length: 128, hostname_max_length: 255, text_max_length: 255,
+ *                labels_max_pairs: 64, label_key_max_length: 63, label_value_max_length: 255,
+ *                metric_type_max_length: 63, values_per_metric_max: 512,
+ *                value_name_max_length: 128, metrics_per_request_max: 5000,
+ *                max_future: 5m, request_max_bytes: 4MiB }
+ *   shutdown:  { timeout: 15s }
+ */
 import {
   argValue,
   deepFreeze,
@@ -8,11 +34,15 @@ import {
 } from "../common/config-load.js";
 import { ConfigError } from "../common/errors.js";
 import { LOG_LEVELS, type LogLevel } from "../common/logging.js";
+import type { ValidationLimits } from "../common/validation.js";
 
 export interface Address {
   host: string;
   port: number;
 }
+
+/** Input limits; the retention window (maxAgeSeconds) comes from `retention.days`. */
+export type ManagerLimits = Omit<ValidationLimits, "maxAgeSeconds">;
 
 export interface ManagerConfig {
   grpcAddr: Address;
@@ -20,22 +50,537 @@ export interface ManagerConfig {
   /** postgres:// URL; undefined means embedded PGlite under dataDir. */
   databaseUrl: string | undefined;
   dataDir: string;
+  /** postgres.js pool size. */
+  databasePoolSize: number;
   logLevel: LogLevel;
-  /** The heartbeat interval the manager asks daemons for. */
+  /** The smallest heartbeat interval the manager asks daemons for. */
   heartbeatIntervalSeconds: number;
   /** Explicit opt-out of the secure-by-default checks. */
   insecure: boolean;
+  heartbeat: {
+    /** Fleet-wide heartbeat budget: interval = max(interval, nodes / maxPerSecond). */
+    maxPerSecond: number;
+    /** How often coalesced last_seen updates are written (≤ 1 s). */
+    flushIntervalMs: number;
+    /** How long a known node is trusted from memory before it is checked again. */
+    knownNodeTtlMs: number;
+  };
+  liveness: {
+    /** 0: graceMultiplier × the current heartbeat interval. */
+    gracePeriodSeconds: number;
+    graceMultiplier: number;
+    sweepIntervalMs: number;
+    /** Share of online nodes missing at once that makes the manager suspect itself. */
+    massMissFraction: number;
+    /** Below this many online nodes, mass-miss suspicion is off. */
+    massMissMinNodes: number;
+    flapWindowSeconds: number;
+    /** Transitions within the window that mark a node flapping … */
+    flapEnterTransitions: number;
+    /** … and at most this many that clear it again (hysteresis). */
+    flapExitTransitions: number;
+  };
+  ingest: {
+    /** How long the first request of a batch waits for company. */
+    batchWindowMs: number;
+    maxBatchRows: number;
+    maxConcurrentBatches: number;
+    /** Rows queued beyond this are refused with UNAVAILABLE (overload). */
+    maxPendingRows: number;
+  };
+  retention: {
+    days: number;
+    partitionsAhead: number;
+    maintenanceIntervalMs: number;
+  };
+  limits: ManagerLimits;
+  shutdown: { timeoutMs: number };
 }
 
+/** The single defaults object. */
 export const MANAGER_DEFAULTS: ManagerConfig = {
   grpcAddr: { host: "127.0.0.1", port: 9090 },
   httpAddr: { host: "127.0.0.1", port: 8080 },
   databaseUrl: undefined,
   dataDir: "./.fleet",
+  databasePoolSize: 10,
   logLevel: "info",
   heartbeatIntervalSeconds: 60,
   insecure: false,
+  heartbeat: { maxPerSecond: 1000, flushIntervalMs: 500, knownNodeTtlMs: 300_000 },
+  liveness: {
+    gracePeriodSeconds: 0,
+    graceMultiplier: 3,
+    sweepIntervalMs: 5000,
+    massMissFraction: 0.5,
+    massMissMinNodes: 10,
+    flapWindowSeconds: 600,
+    flapEnterTransitions: 6,
+    flapExitTransitions: 2,
+  },
+  ingest: {
+    batchWindowMs: 5,
+    maxBatchRows: 20_000,
+    maxConcurrentBatches: 4,
+    maxPendingRows: 200_000,
+  },
+  retention: { days: 30, partitionsAhead: 3, maintenanceIntervalMs: 3_600_000 },
+  limits: {
+    nodeIdMaxLength: 128,
+    hostnameMaxLength: 255,
+    textMaxLength: 255,
+    labelsMaxPairs: 64,
+    labelKeyMaxLength: 63,
+    labelValueMaxLength: 255,
+    metricTypeMaxLength: 63,
+    valuesPerMetricMax: 512,
+    valueNameMaxLength: 128,
+    metricsPerRequestMax: 5000,
+    maxFutureSeconds: 300,
+    requestMaxBytes: 4 * 1024 * 1024,
+  },
+  shutdown: { timeoutMs: 15_000 },
 };
+
+type Parsed<T> = { ok: true; value: T } | { ok: false; expected: string };
+type Parser<T> = (raw: unknown) => Parsed<T>;
+
+interface KeySpec<T> {
+  yaml: string;
+  env?: string;
+  description: string;
+  parse: Parser<T>;
+  get: (c: ManagerConfig) => T;
+  set: (c: ManagerConfig, v: T) => void;
+  format?: (v: T) => string;
+}
+
+/** One documented configuration key (for generated docs). */
+export interface ConfigKeyDoc {
+  yaml: string;
+  env: string | undefined;
+  default: string;
+  description: string;
+}
+
+interface ConfigKey extends ConfigKeyDoc {
+  apply(c: ManagerConfig, raw: unknown): string | undefined;
+}
+
+function key<T>(spec: KeySpec<T>): ConfigKey {
+  const fmt = spec.format ?? ((v: T) => (v === undefined ? "" : String(v)));
+  return {
+    yaml: spec.yaml,
+    env: spec.env,
+    description: spec.description,
+    default: fmt(spec.get(MANAGER_DEFAULTS)),
+    apply(c, raw) {
+      const r = spec.parse(raw);
+      if (r.ok) {
+        spec.set(c, r.value);
+        return undefined;
+      }
+      return r.expected;
+    },
+  };
+}
+
+const fmtMs = (ms: number) =>
+  ms % 3_600_000 === 0 && ms > 0
+    ? `${ms / 3_600_000}h`
+    : ms % 60_000 === 0 && ms > 0
+      ? `${ms / 60_000}m`
+      : ms % 1000 === 0
+        ? `${ms / 1000}s`
+        : `${ms}ms`;
+
+const durationMs =
+  (minMs: number, maxMs: number): Parser<number> =>
+  (raw) => {
+    const ms = parseDurationMs(raw);
+    return ms !== undefined && ms >= minMs && ms <= maxMs
+      ? { ok: true, value: ms }
+      : { ok: false, expected: `a duration from ${fmtMs(minMs)} to ${fmtMs(maxMs)}` };
+  };
+const durationS = (minS: number, maxS: number): Parser<number> => {
+  const inner = durationMs(minS * 1000, maxS * 1000);
+  return (raw) => {
+    const r = inner(raw);
+    return r.ok ? { ok: true, value: Math.round(r.value / 1000) } : r;
+  };
+};
+const integer =
+  (min: number, max: number): Parser<number> =>
+  (raw) => {
+    const n = typeof raw === "number" ? raw : typeof raw === "string" ? Number(raw.trim()) : NaN;
+    return Number.isInteger(n) && n >= min && n <= max
+      ? { ok: true, value: n }
+      : { ok: false, expected: `an integer from ${min} to ${max}` };
+  };
+const fraction: Parser<number> = (raw) => {
+  const n = typeof raw === "number" ? raw : typeof raw === "string" ? Number(raw.trim()) : NaN;
+  return Number.isFinite(n) && n > 0 && n <= 1
+    ? { ok: true, value: n }
+    : { ok: false, expected: "a number in (0, 1]" };
+};
+const bytes =
+  (min: number, max: number): Parser<number> =>
+  (raw) => {
+    const m = /^(\d+)\s*(B|KiB|MiB)?$/.exec(String(raw).trim());
+    const mult = { B: 1, KiB: 1024, MiB: 1024 * 1024 }[m?.[2] ?? "B"] ?? 1;
+    const n = m ? Number(m[1]) * mult : NaN;
+    return n >= min && n <= max
+      ? { ok: true, value: n }
+      : { ok: false, expected: `a size from ${min} to ${max} bytes (e.g. 4MiB)` };
+  };
+const address: Parser<Address> = (raw) => {
+  const a = parseAddress(String(raw));
+  return a ? { ok: true, value: a } : { ok: false, expected: "host:port" };
+};
+const fmtAddr = (a: Address) =>
+  a.host.includes(":") ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+const text: Parser<string> = (raw) =>
+  typeof raw === "string" || typeof raw === "number"
+    ? { ok: true, value: String(raw) }
+    : { ok: false, expected: "a string" };
+const pgUrl: Parser<string | undefined> = (raw) => {
+  const s = String(raw);
+  return /^postgres(ql)?:\/\//.test(s)
+    ? { ok: true, value: s }
+    : { ok: false, expected: "a postgres:// URL" };
+};
+const logLevel: Parser<LogLevel> = (raw) => {
+  const s = String(raw).toLowerCase();
+  return (LOG_LEVELS as readonly string[]).includes(s)
+    ? { ok: true, value: s as LogLevel }
+    : { ok: false, expected: `one of ${LOG_LEVELS.join(", ")}` };
+};
+
+type LimitKey = keyof ManagerLimits;
+const limit = (yaml: string, k: LimitKey, max: number, description: string) =>
+  key<number>({
+    yaml: `limits.${yaml}`,
+    description,
+    parse: integer(1, max),
+    get: (c) => c.limits[k],
+    set: (c, v) => {
+      c.limits[k] = v;
+    },
+  });
+
+/** Every configuration key: YAML path, environment variable, default, description. */
+export const MANAGER_CONFIG_KEYS: readonly ConfigKeyDoc[] = [
+  key({
+    yaml: "grpc.addr",
+    env: "FLEET_GRPC_ADDR",
+    description: "gRPC listen address (daemons, FleetService, grpc.health.v1)",
+    parse: address,
+    get: (c) => c.grpcAddr,
+    set: (c, v) => {
+      c.grpcAddr = v;
+    },
+    format: fmtAddr,
+  }),
+  key({
+    yaml: "http.addr",
+    env: "FLEET_HTTP_ADDR",
+    description: "HTTP listen address (dashboard, Connect JSON API, /healthz, /readyz, /metrics)",
+    parse: address,
+    get: (c) => c.httpAddr,
+    set: (c, v) => {
+      c.httpAddr = v;
+    },
+    format: fmtAddr,
+  }),
+  key({
+    yaml: "database.url",
+    env: "DATABASE_URL",
+    description: "PostgreSQL URL; unset uses embedded PGlite under database.data_dir",
+    parse: pgUrl,
+    get: (c) => c.databaseUrl,
+    set: (c, v) => {
+      c.databaseUrl = v;
+    },
+    format: (v) => v ?? "",
+  }),
+  key({
+    yaml: "database.data_dir",
+    env: "FLEET_DATA_DIR",
+    description: "PGlite data directory when database.url is unset",
+    parse: text,
+    get: (c) => c.dataDir,
+    set: (c, v) => {
+      c.dataDir = v;
+    },
+  }),
+  key({
+    yaml: "database.pool_size",
+    description: "PostgreSQL connection pool size per manager",
+    parse: integer(2, 1000),
+    get: (c) => c.databasePoolSize,
+    set: (c, v) => {
+      c.databasePoolSize = v;
+    },
+  }),
+  key({
+    yaml: "log_level",
+    env: "FLEET_LOG_LEVEL",
+    description: "Log level of the JSON logs on stderr",
+    parse: logLevel,
+    get: (c) => c.logLevel,
+    set: (c, v) => {
+      c.logLevel = v;
+    },
+  }),
+  key({
+    yaml: "heartbeat.interval",
+    description: "Smallest heartbeat interval asked of daemons",
+    parse: durationS(1, 3600),
+    get: (c) => c.heartbeatIntervalSeconds,
+    set: (c, v) => {
+      c.heartbeatIntervalSeconds = v;
+    },
+    format: (v) => fmtMs(v * 1000),
+  }),
+  key({
+    yaml: "heartbeat.max_per_second",
+    description: "Fleet-wide heartbeat budget; the interval grows to nodes / max_per_second",
+    parse: integer(1, 1_000_000),
+    get: (c) => c.heartbeat.maxPerSecond,
+    set: (c, v) => {
+      c.heartbeat.maxPerSecond = v;
+    },
+  }),
+  key({
+    yaml: "heartbeat.flush_interval",
+    description: "How often coalesced last_seen updates are written, in one statement",
+    parse: durationMs(10, 1000),
+    get: (c) => c.heartbeat.flushIntervalMs,
+    set: (c, v) => {
+      c.heartbeat.flushIntervalMs = v;
+    },
+    format: fmtMs,
+  }),
+  key({
+    yaml: "heartbeat.known_node_ttl",
+    description: "How long a node known from memory is trusted before the database is asked again",
+    parse: durationMs(1000, 86_400_000),
+    get: (c) => c.heartbeat.knownNodeTtlMs,
+    set: (c, v) => {
+      c.heartbeat.knownNodeTtlMs = v;
+    },
+    format: fmtMs,
+  }),
+  key({
+    yaml: "liveness.grace_period",
+    description:
+      "Silence after which a node is offline; 0s means grace_multiplier × heartbeat interval",
+    parse: durationS(0, 86_400),
+    get: (c) => c.liveness.gracePeriodSeconds,
+    set: (c, v) => {
+      c.liveness.gracePeriodSeconds = v;
+    },
+    format: (v) => fmtMs(v * 1000),
+  }),
+  key({
+    yaml: "liveness.grace_multiplier",
+    description: "Grace period in heartbeat intervals, when grace_period is 0s",
+    parse: integer(2, 100),
+    get: (c) => c.liveness.graceMultiplier,
+    set: (c, v) => {
+      c.liveness.graceMultiplier = v;
+    },
+  }),
+  key({
+    yaml: "liveness.sweep_interval",
+    description: "How often the sweeping replica checks liveness",
+    parse: durationMs(50, 600_000),
+    get: (c) => c.liveness.sweepIntervalMs,
+    set: (c, v) => {
+      c.liveness.sweepIntervalMs = v;
+    },
+    format: fmtMs,
+  }),
+  key({
+    yaml: "liveness.mass_miss_fraction",
+    description:
+      "Share of online nodes missing at once that holds transitions (manager suspects itself)",
+    parse: fraction,
+    get: (c) => c.liveness.massMissFraction,
+    set: (c, v) => {
+      c.liveness.massMissFraction = v;
+    },
+  }),
+  key({
+    yaml: "liveness.mass_miss_min_nodes",
+    description: "Online nodes needed before mass-miss suspicion applies",
+    parse: integer(1, 10_000_000),
+    get: (c) => c.liveness.massMissMinNodes,
+    set: (c, v) => {
+      c.liveness.massMissMinNodes = v;
+    },
+  }),
+  key({
+    yaml: "liveness.flap_window",
+    description: "Window in which status transitions are counted for flapping",
+    parse: durationS(10, 86_400),
+    get: (c) => c.liveness.flapWindowSeconds,
+    set: (c, v) => {
+      c.liveness.flapWindowSeconds = v;
+    },
+    format: (v) => fmtMs(v * 1000),
+  }),
+  key({
+    yaml: "liveness.flap_enter",
+    description: "Transitions within flap_window that mark a node flapping",
+    parse: integer(2, 1000),
+    get: (c) => c.liveness.flapEnterTransitions,
+    set: (c, v) => {
+      c.liveness.flapEnterTransitions = v;
+    },
+  }),
+  key({
+    yaml: "liveness.flap_exit",
+    description:
+      "Transitions within flap_window at or below which flapping clears (below flap_enter)",
+    parse: integer(0, 999),
+    get: (c) => c.liveness.flapExitTransitions,
+    set: (c, v) => {
+      c.liveness.flapExitTransitions = v;
+    },
+  }),
+  key({
+    yaml: "ingest.batch_window",
+    description: "How long ReportMetrics waits to merge concurrent requests into one statement",
+    parse: durationMs(0, 1000),
+    get: (c) => c.ingest.batchWindowMs,
+    set: (c, v) => {
+      c.ingest.batchWindowMs = v;
+    },
+    format: fmtMs,
+  }),
+  key({
+    yaml: "ingest.max_batch_rows",
+    description: "Most metric rows in one group-commit statement",
+    parse: integer(1, 1_000_000),
+    get: (c) => c.ingest.maxBatchRows,
+    set: (c, v) => {
+      c.ingest.maxBatchRows = v;
+    },
+  }),
+  key({
+    yaml: "ingest.max_concurrent_batches",
+    description: "Group-commit statements running at once",
+    parse: integer(1, 256),
+    get: (c) => c.ingest.maxConcurrentBatches,
+    set: (c, v) => {
+      c.ingest.maxConcurrentBatches = v;
+    },
+  }),
+  key({
+    yaml: "ingest.max_pending_rows",
+    description: "Queued rows beyond which ReportMetrics answers UNAVAILABLE (overload)",
+    parse: integer(1, 100_000_000),
+    get: (c) => c.ingest.maxPendingRows,
+    set: (c, v) => {
+      c.ingest.maxPendingRows = v;
+    },
+  }),
+  key({
+    yaml: "retention.days",
+    description:
+      "Days of metrics kept; older daily partitions are dropped, and older samples rejected",
+    parse: integer(1, 3650),
+    get: (c) => c.retention.days,
+    set: (c, v) => {
+      c.retention.days = v;
+    },
+  }),
+  key({
+    yaml: "retention.partitions_ahead",
+    description: "Daily metrics partitions created ahead of today",
+    parse: integer(1, 60),
+    get: (c) => c.retention.partitionsAhead,
+    set: (c, v) => {
+      c.retention.partitionsAhead = v;
+    },
+  }),
+  key({
+    yaml: "retention.maintenance_interval",
+    description: "How often partitions are created ahead and dropped past retention",
+    parse: durationMs(1000, 86_400_000),
+    get: (c) => c.retention.maintenanceIntervalMs,
+    set: (c, v) => {
+      c.retention.maintenanceIntervalMs = v;
+    },
+    format: fmtMs,
+  }),
+  limit(
+    "node_id_max_length",
+    "nodeIdMaxLength",
+    1024,
+    "Longest node_id (characters of [A-Za-z0-9._:-])",
+  ),
+  limit("hostname_max_length", "hostnameMaxLength", 4096, "Longest hostname"),
+  limit(
+    "text_max_length",
+    "textMaxLength",
+    4096,
+    "Longest os, arch, daemon_version and agent_version",
+  ),
+  limit("labels_max_pairs", "labelsMaxPairs", 1024, "Most label pairs on a node or metric"),
+  limit(
+    "label_key_max_length",
+    "labelKeyMaxLength",
+    1024,
+    "Longest label key (Prometheus label name)",
+  ),
+  limit("label_value_max_length", "labelValueMaxLength", 4096, "Longest label value"),
+  limit(
+    "metric_type_max_length",
+    "metricTypeMaxLength",
+    1024,
+    "Longest metric type ([a-z][a-z0-9_]*)",
+  ),
+  limit("values_per_metric_max", "valuesPerMetricMax", 100_000, "Most values in one metric entry"),
+  limit("value_name_max_length", "valueNameMaxLength", 1024, "Longest value name"),
+  limit(
+    "metrics_per_request_max",
+    "metricsPerRequestMax",
+    1_000_000,
+    "Most metric entries in one ReportMetrics request",
+  ),
+  key({
+    yaml: "limits.max_future",
+    description: "How far in the future a sample's timestamp may lie (daemon clock skew)",
+    parse: durationS(0, 86_400),
+    get: (c) => c.limits.maxFutureSeconds,
+    set: (c, v) => {
+      c.limits.maxFutureSeconds = v;
+    },
+    format: (v) => fmtMs(v * 1000),
+  }),
+  key({
+    yaml: "limits.request_max_bytes",
+    description: "Largest request body (gRPC readMaxBytes); larger is RESOURCE_EXHAUSTED",
+    parse: bytes(1024, 256 * 1024 * 1024),
+    get: (c) => c.limits.requestMaxBytes,
+    set: (c, v) => {
+      c.limits.requestMaxBytes = v;
+    },
+    format: (v) => (v % 1048576 === 0 ? `${v / 1048576}MiB` : `${v}B`),
+  }),
+  key({
+    yaml: "shutdown.timeout",
+    description: "How long SIGTERM waits for in-flight requests before closing connections",
+    parse: durationMs(0, 600_000),
+    get: (c) => c.shutdown.timeoutMs,
+    set: (c, v) => {
+      c.shutdown.timeoutMs = v;
+    },
+    format: fmtMs,
+  }),
+] satisfies readonly ConfigKey[];
 
 export interface LoadManagerConfigInput {
   argv: readonly string[];
@@ -60,68 +605,74 @@ export function loadManagerConfig(input: LoadManagerConfigInput): Readonly<Manag
     }
   }
 
-  const pick = (
-    yamlKey: string,
-    envKey: string | undefined,
-  ): { value: unknown; source: string } | undefined => {
-    const envValue = envKey ? input.env[envKey] : undefined;
-    if (envValue !== undefined && envValue !== "")
-      return { value: envValue, source: `env ${envKey}` };
-    const fileValue = getPath(file, yamlKey);
-    if (fileValue !== undefined && fileValue !== null)
-      return { value: fileValue, source: configPath as string };
-    return undefined;
-  };
-
-  const addr = (yamlKey: string, envKey: string, set: (a: Address) => void) => {
-    const got = pick(yamlKey, envKey);
-    if (!got) return;
-    const parsed = parseAddress(String(got.value));
-    if (parsed) set(parsed);
-    else
-      problems.push(`${yamlKey} (${got.source}): expected host:port, got "${String(got.value)}"`);
-  };
-  addr("grpc.addr", "FLEET_GRPC_ADDR", (a) => {
-    cfg.grpcAddr = a;
-  });
-  addr("http.addr", "FLEET_HTTP_ADDR", (a) => {
-    cfg.httpAddr = a;
-  });
-
-  const url = pick("database.url", "DATABASE_URL");
-  if (url) {
-    const text = String(url.value);
-    if (!/^postgres(ql)?:\/\//.test(text)) {
-      problems.push(
-        `database.url (${url.source}): expected a postgres:// URL, got "${text.replace(/:[^:@/]*@/, ":***@")}"`,
-      );
-    } else cfg.databaseUrl = text;
+  for (const k of MANAGER_CONFIG_KEYS as readonly ConfigKey[]) {
+    const envValue = k.env ? input.env[k.env] : undefined;
+    let raw: unknown;
+    let source: string;
+    if (envValue !== undefined && envValue !== "") {
+      raw = envValue;
+      source = `env ${k.env}`;
+    } else {
+      raw = getPath(file, k.yaml);
+      source = configPath as string;
+      if (raw === undefined || raw === null) continue;
+    }
+    const expected = k.apply(cfg, raw);
+    if (expected !== undefined) {
+      const shown = k.yaml === "database.url" ? String(raw).replace(/:[^:@/]*@/, ":***@") : raw;
+      problems.push(`${k.yaml} (${source}): expected ${expected}, got ${JSON.stringify(shown)}`);
+    }
   }
-  const dataDir = pick("database.data_dir", "FLEET_DATA_DIR");
-  if (dataDir) cfg.dataDir = String(dataDir.value);
+  problems.push(...unknownKeys(file, configPath));
 
-  const level = pick("log_level", "FLEET_LOG_LEVEL");
-  if (level) {
-    const text = String(level.value).toLowerCase();
-    if ((LOG_LEVELS as readonly string[]).includes(text)) cfg.logLevel = text as LogLevel;
-    else
-      problems.push(
-        `log_level (${level.source}): expected one of ${LOG_LEVELS.join(", ")}, got "${text}"`,
-      );
+  if (cfg.liveness.flapExitTransitions >= cfg.liveness.flapEnterTransitions) {
+    problems.push(
+      `liveness.flap_exit: must be below liveness.flap_enter (${cfg.liveness.flapEnterTransitions}), got ${cfg.liveness.flapExitTransitions}`,
+    );
   }
-
-  const interval = pick("heartbeat.interval", undefined);
-  if (interval) {
-    const ms = parseDurationMs(interval.value);
-    if (ms === undefined || ms < 1000 || ms > 3_600_000) {
-      problems.push(
-        `heartbeat.interval (${interval.source}): expected a duration from 1s to 1h, got "${String(interval.value)}"`,
-      );
-    } else cfg.heartbeatIntervalSeconds = Math.round(ms / 1000);
+  if (
+    cfg.liveness.gracePeriodSeconds !== 0 &&
+    cfg.liveness.gracePeriodSeconds < cfg.heartbeatIntervalSeconds
+  ) {
+    problems.push(
+      `liveness.grace_period: must be 0s or at least heartbeat.interval (${cfg.heartbeatIntervalSeconds}s), got ${cfg.liveness.gracePeriodSeconds}s`,
+    );
   }
 
   cfg.insecure = input.argv.includes("--insecure");
 
   if (problems.length) throw new ConfigError(problems);
   return deepFreeze(cfg);
+}
+
+/** YAML keys nobody reads are mistakes (a typo silently keeping a default). */
+function unknownKeys(file: Record<string, unknown>, source: string | undefined): string[] {
+  const known = new Set((MANAGER_CONFIG_KEYS as readonly ConfigKey[]).map((k) => k.yaml));
+  const prefixes = new Set(
+    [...known].flatMap((k) =>
+      k
+        .split(".")
+        .slice(0, -1)
+        .map((_, i, a) => a.slice(0, i + 1).join(".")),
+    ),
+  );
+  const out: string[] = [];
+  const walk = (obj: Record<string, unknown>, prefix: string) => {
+    for (const [k, v] of Object.entries(obj)) {
+      const path = prefix ? `${prefix}.${k}` : k;
+      if (known.has(path)) continue;
+      if (prefixes.has(path) && v !== null && typeof v === "object" && !Array.isArray(v)) {
+        walk(v as Record<string, unknown>, path);
+      } else if (!prefixes.has(path)) {
+        out.push(`${path} (${source}): unknown key`);
+      }
+    }
+  };
+  walk(file, "");
+  return out;
+}
+
+/** The validation limits in force, with the retention window from `retention.days`. */
+export function validationLimits(config: Readonly<ManagerConfig>): ValidationLimits {
+  return { ...config.limits, maxAgeSeconds: config.retention.days * 86_400 };
 }

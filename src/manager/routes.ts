@@ -1,9 +1,11 @@
 import type { ConnectRouter } from "@connectrpc/connect";
 import { FleetService } from "../../gen/fleet/v1/fleet_pb.js";
+import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { ManagerService } from "../../gen/manager/manager_pb.js";
 import { createDeleteNodeHandler } from "./handlers/delete-node.js";
 import { createGetFleetSummaryHandler } from "./handlers/get-fleet-summary.js";
 import { createGetNodeHandler } from "./handlers/get-node.js";
+import { createHealthHandlers } from "./handlers/health.js";
 import { createHeartbeatHandler } from "./handlers/heartbeat.js";
 import { createListNodesHandler } from "./handlers/list-nodes.js";
 import { createQueryMetricsHandler } from "./handlers/query-metrics.js";
@@ -14,6 +16,7 @@ import type { FleetQueryService } from "./services/fleet-query.js";
 import type { MetricsService } from "./services/metrics.js";
 import type { NodeWatchHub } from "./services/node-watch.js";
 import type { NodeService } from "./services/nodes.js";
+import type { ServingState } from "./services/serving-state.js";
 
 export interface Services {
   nodes: NodeService;
@@ -45,5 +48,12 @@ export function fleetRoutes(s: Services) {
       getFleetSummary: createGetFleetSummaryHandler(s.fleet),
       watchNodes: createWatchNodesHandler(s.watch),
     });
+  };
+}
+
+/** grpc.health.v1.Health (gRPC port). */
+export function healthRoutes(serving: ServingState) {
+  return (router: ConnectRouter) => {
+    router.service(Health, createHealthHandlers(serving));
   };
 }

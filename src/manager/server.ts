@@ -4,19 +4,29 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { sql } from "drizzle-orm";
 import { createLogger, type Logger } from "../common/logging.js";
 import { packageRoot } from "../common/package-root.js";
-import type { ManagerConfig } from "./config.js";
+import { type ManagerConfig, validationLimits } from "./config.js";
 import { type DatabaseHandle, openDatabase } from "./db/client.js";
 import { runMigrations } from "./db/migrate.js";
 import { createFleetHttpHandler } from "./http/fleet-http.js";
 import { createErrorInterceptor } from "./interceptors/errors.js";
-import { fleetRoutes, managerRoutes, type Services } from "./routes.js";
+import { createObserveInterceptor } from "./interceptors/observe.js";
+import { createValidateInterceptor } from "./interceptors/validate.js";
+import { createOpsHttpHandler } from "./ops-http.js";
+import { fleetRoutes, healthRoutes, managerRoutes, type Services } from "./routes.js";
 import { createFleetQueryService } from "./services/fleet-query.js";
+import { createHeartbeatBatcher, type HeartbeatBatcher } from "./services/heartbeat-batcher.js";
+import { createIngestBatcher, type IngestBatcher } from "./services/ingest-batcher.js";
+import { createKnownNodes } from "./services/known-nodes.js";
+import { createLiveness, type Liveness } from "./services/liveness.js";
 import { createMetricsService } from "./services/metrics.js";
 import { createNodeWatchHub, type NodeWatchHub } from "./services/node-watch.js";
 import { createNodeService } from "./services/nodes.js";
+import { createPacing, type Pacing } from "./services/pacing.js";
+import { createRetention, type Retention } from "./services/retention.js";
+import { createServingState, type ServingState } from "./services/serving-state.js";
+import { createTelemetry, type Telemetry } from "./telemetry.js";
 
 export interface Manager {
   /** Opens the database, applies migrations, binds both ports. */
@@ -28,6 +38,18 @@ export interface Manager {
   readonly database: DatabaseHandle;
   readonly grpcUrl: string;
   readonly httpUrl: string;
+  /** The background parts, for tests and operations; set after start(). */
+  readonly runtime: ManagerRuntime;
+}
+
+export interface ManagerRuntime {
+  liveness: Liveness;
+  heartbeats: HeartbeatBatcher;
+  ingest: IngestBatcher;
+  retention: Retention;
+  pacing: Pacing;
+  telemetry: Telemetry;
+  serving: ServingState;
 }
 
 export interface CreateManagerOptions {
@@ -46,6 +68,9 @@ export function createManager(
   let grpcServer: http2.Http2Server | undefined;
   let httpServer: http.Server | undefined;
   let watchHub: NodeWatchHub | undefined;
+  let runtime: ManagerRuntime | undefined;
+  const serving = createServingState();
+  const telemetry = createTelemetry();
   const sessions = new Set<http2.ServerHttp2Session>();
   let grpcPort = 0;
   let httpPort = 0;
@@ -65,17 +90,59 @@ export function createManager(
     get httpUrl() {
       return urlOf(config.httpAddr.host, httpPort);
     },
+    get runtime() {
+      if (!runtime) throw new Error("manager not started");
+      return runtime;
+    },
 
     async start() {
-      database = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
-      logger.info({ db: database.kind, where: database.where }, "database opened");
-      await runMigrations(database);
-      const db = database.db;
+      database = await openDatabase({
+        url: config.databaseUrl,
+        dataDir: config.dataDir,
+        poolSize: config.databasePoolSize,
+      });
+      const handle = database;
+      logger.info({ db: handle.kind, where: handle.where }, "database opened");
+      await runMigrations(handle);
+      const db = handle.db;
+      const limits = validationLimits(config);
+
+      const retention = createRetention({
+        handle,
+        retentionDays: config.retention.days,
+        partitionsAhead: config.retention.partitionsAhead,
+        maintenanceIntervalMs: config.retention.maintenanceIntervalMs,
+        logger,
+      });
+      // Partitions for the whole retention window exist before the first row arrives.
+      await retention.maintain();
+      const known = createKnownNodes(db, { ttlMs: config.heartbeat.knownNodeTtlMs });
+      const heartbeats = createHeartbeatBatcher({
+        db,
+        known,
+        flushIntervalMs: config.heartbeat.flushIntervalMs,
+        telemetry,
+        logger,
+      });
+      const ingest = createIngestBatcher({ db, telemetry, logger }, config.ingest);
+      const pacing = createPacing({
+        minIntervalSeconds: config.heartbeatIntervalSeconds,
+        maxPerSecond: config.heartbeat.maxPerSecond,
+      });
+      const liveness = createLiveness({
+        handle,
+        pacing,
+        telemetry,
+        logger,
+        options: config.liveness,
+        flushHeartbeats: () => heartbeats.flush(),
+      });
+      runtime = { liveness, heartbeats, ingest, retention, pacing, telemetry, serving };
 
       const services: Services = {
-        nodes: createNodeService(db),
-        metrics: createMetricsService(db),
-        pacing: { heartbeatIntervalSeconds: () => config.heartbeatIntervalSeconds },
+        nodes: createNodeService(db, { known, heartbeats }),
+        metrics: createMetricsService({ known, batcher: ingest, limits }),
+        pacing,
         fleet: createFleetQueryService(db),
         watch: createNodeWatchHub(db, { pollIntervalMs: opts.watchPollIntervalMs ?? 1000 }),
       };
@@ -85,43 +152,38 @@ export function createManager(
         webRoot: join(packageRoot(), "dist", "web"),
         logger,
       });
-      const interceptors = [createErrorInterceptor(logger)];
+      // Outermost first: count every RPC with its final code, map errors, then validate.
+      const interceptors = [
+        createObserveInterceptor(telemetry),
+        createErrorInterceptor(logger),
+        createValidateInterceptor(limits),
+      ];
+      const ops = createOpsHttpHandler({ handle: () => database, serving, telemetry, logger });
 
       const grpcHandler = connectNodeAdapter({
         routes: (router: ConnectRouter) => {
           managerRoutes(services)(router);
           fleetRoutes(services)(router);
+          healthRoutes(serving)(router);
         },
         interceptors,
+        readMaxBytes: limits.requestMaxBytes,
         grpc: true,
         grpcWeb: false,
         connect: false,
       });
-      const healthDb = db;
       const httpHandler = connectNodeAdapter({
         routes: fleetRoutes(services),
         interceptors,
+        readMaxBytes: limits.requestMaxBytes,
         grpc: false,
         grpcWeb: false,
         connect: true,
         fallback: (req, res) => {
-          const path = (req.url ?? "/").split("?")[0];
-          const reply = (status: number, body: string) => {
-            res.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
-            res.end(body);
-          };
-          if (path === "/healthz") {
-            reply(200, "ok\n");
-          } else if (path === "/readyz") {
-            healthDb
-              .execute(sql`select 1`)
-              .then(() => reply(200, "ready\n"))
-              .catch((err: unknown) => {
-                logger.warn({ err }, "readiness check failed");
-                reply(503, "database unreachable\n");
-              });
-          } else if (!fleetHttp(req, res)) {
-            reply(404, "not found\n");
+          // /healthz, /readyz, /metrics first, then the dashboard and /metrics/fleet.
+          if (!ops(req, res) && !fleetHttp(req, res)) {
+            res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
+            res.end("not found\n");
           }
         },
       });
@@ -134,20 +196,45 @@ export function createManager(
       httpServer = http.createServer(httpHandler);
       grpcPort = await listen(grpcServer, config.grpcAddr.host, config.grpcAddr.port);
       httpPort = await listen(httpServer, config.httpAddr.host, config.httpAddr.port);
+      heartbeats.start();
+      retention.start();
+      await liveness.start();
+      serving.set(true);
       logger.info({ grpc: this.grpcUrl, http: this.httpUrl }, "manager listening");
       return { grpcPort, httpPort };
     },
 
     async stop() {
+      // Health checks and /readyz report NOT_SERVING first, so balancers move away.
+      serving.set(false);
       // Open WatchNodes streams would otherwise keep the HTTP server from closing.
       watchHub?.close();
       const closing = Promise.all([closeServer(grpcServer), closeServer(httpServer)]);
       // GOAWAY lets in-flight streams finish while refusing new ones; without it
       // a daemon's idle keepalive session would hold the server open forever.
       for (const session of sessions) session.close();
-      await closing;
+      const timedOut = await Promise.race([
+        closing.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), config.shutdown.timeoutMs).unref()),
+      ]);
+      if (timedOut) {
+        logger.warn(
+          { timeoutMs: config.shutdown.timeoutMs },
+          "in-flight calls outlived the shutdown timeout; closing them",
+        );
+        for (const session of sessions) session.destroy();
+        httpServer?.closeAllConnections();
+        await closing;
+      }
       grpcServer = undefined;
       httpServer = undefined;
+      if (runtime) {
+        // Every acknowledged request is committed by now; write what is still queued.
+        await runtime.ingest.drain();
+        await runtime.liveness.stop();
+        await runtime.retention.stop();
+        await runtime.heartbeats.stop();
+      }
       if (database) await database.close();
       database = undefined;
       logger.info("manager stopped");

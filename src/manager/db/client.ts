@@ -17,7 +17,20 @@ export interface DatabaseHandle {
   readonly kind: "postgres" | "pglite";
   /** Where the data lives, for logs (no password). */
   readonly where: string;
+  /**
+   * A PostgreSQL session-level advisory lock on its own connection, held until
+   * released or the connection drops. `wait` blocks until it is free; `try`
+   * returns undefined when another session holds it. PGlite has one session,
+   * so there the lock is always granted.
+   */
+  advisoryLock(key: number, mode: "wait" | "try"): Promise<HeldLock | undefined>;
   close(): Promise<void>;
+}
+
+export interface HeldLock {
+  /** False once the connection holding the lock is gone (the lock with it). */
+  stillHeld(): Promise<boolean>;
+  release(): Promise<void>;
 }
 
 export interface OpenDatabaseOptions {
@@ -43,11 +56,61 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
       db,
       kind: "postgres",
       where: `postgres://${u.host}${u.pathname}`,
+      advisoryLock: async (key, mode) => {
+        const conn = await client.reserve();
+        try {
+          if (mode === "wait") await conn`select pg_advisory_lock(${key})`;
+          else {
+            const [row] = await conn`select pg_try_advisory_lock(${key}) as ok`;
+            if (!row?.ok) {
+              conn.release();
+              return undefined;
+            }
+          }
+        } catch (err) {
+          conn.release();
+          throw err;
+        }
+        let released = false;
+        return {
+          stillHeld: async () => {
+            if (released) return false;
+            try {
+              await conn`select 1`;
+              return true;
+            } catch {
+              return false;
+            }
+          },
+          release: async () => {
+            if (released) return;
+            released = true;
+            try {
+              await conn`select pg_advisory_unlock(${key})`;
+            } finally {
+              conn.release();
+            }
+          },
+        };
+      },
       close: () => client.end({ timeout: 5 }),
     };
   }
   if (!opts.dataDir.startsWith("memory://")) mkdirSync(opts.dataDir, { recursive: true });
   const client = await PGlite.create(opts.dataDir);
   const db = drizzlePglite(client, { schema }) as unknown as Database;
-  return { db, kind: "pglite", where: opts.dataDir, close: () => client.close() };
+  let closed = false;
+  return {
+    db,
+    kind: "pglite",
+    where: opts.dataDir,
+    advisoryLock: async () => ({
+      stillHeld: async () => !closed,
+      release: async () => {},
+    }),
+    close: async () => {
+      closed = true;
+      await client.close();
+    },
+  };
 }

@@ -6,7 +6,10 @@ import type {
 import type { MetricSample } from "../../common/types.js";
 import type { MetricsService } from "../services/metrics.js";
 
-/** ReportMetrics: proto MetricData → MetricSample; OK only after commit. */
+/**
+ * ReportMetrics: proto MetricData → MetricSample; OK only after commit.
+ * Partial success: `accepted`/`rejected` and the first reasons in `message`.
+ */
 export function createReportMetricsHandler(metrics: MetricsService) {
   return async (
     req: ReportMetricsRequest,
@@ -18,6 +21,12 @@ export function createReportMetricsHandler(metrics: MetricsService) {
       labels: { ...m.labels },
     }));
     const result = await metrics.report(req.nodeId, samples);
-    return { success: true, accepted: result.accepted, rejected: 0 };
+    const message =
+      result.rejected > 0
+        ? `rejected ${result.rejected} of ${samples.length} metrics: ${result.reasons.join("; ")}${
+            result.rejected > result.reasons.length ? "; …" : ""
+          }`
+        : `stored ${result.accepted} metrics`;
+    return { success: true, message, accepted: result.accepted, rejected: result.rejected };
   };
 }

@@ -1,18 +1,16 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { FleetError, type FleetErrorKind } from "../../common/errors.js";
 import type { Logger } from "../../common/logging.js";
+import { KIND_TO_GRPC_CODE } from "../../common/status-codes.js";
 
-/** The one table from the domain taxonomy to gRPC status codes (DESIGN §1.2). */
-export const KIND_TO_CODE: Readonly<Record<FleetErrorKind, Code>> = {
-  invalid_argument: Code.InvalidArgument,
-  not_found: Code.NotFound,
-  permission_denied: Code.PermissionDenied,
-  unauthenticated: Code.Unauthenticated,
-  resource_exhausted: Code.ResourceExhausted,
-  unavailable: Code.Unavailable,
-  deadline_exceeded: Code.DeadlineExceeded,
-  internal: Code.Internal,
-};
+/**
+ * The domain taxonomy → Connect codes (DESIGN §1.2). The table itself lives in
+ * common/status-codes.ts as plain numbers, so the daemon can read it in
+ * reverse; Connect's `Code` enum has the same values.
+ */
+export const KIND_TO_CODE: Readonly<Record<FleetErrorKind, Code>> = KIND_TO_GRPC_CODE as Readonly<
+  Record<FleetErrorKind, Code>
+>;
 
 /** FleetError → ConnectError with the same message; anything else → Internal, logged once. */
 export function toConnectError(err: unknown, logger: Logger, procedure: string): ConnectError {

@@ -1,22 +1,35 @@
-import { NodeNotFoundError } from "../../common/errors.js";
 import type { MetricSample } from "../../common/types.js";
-import type { Database } from "../db/client.js";
-import { insertMetrics } from "../db/queries/metrics.js";
-import { findNode } from "../db/queries/nodes.js";
+import { triageSamples, type ValidationLimits } from "../../common/validation.js";
+import type { IngestBatcher } from "./ingest-batcher.js";
+import type { KnownNodes } from "./known-nodes.js";
 
 export interface IngestResult {
   accepted: number;
-  /** Rows that were new (a retried batch stores 0). */
-  stored: number;
+  rejected: number;
+  /** The first rejection reasons (field, problem, limit). */
+  reasons: string[];
 }
 
-/** Metric ingest: committed before it returns. */
-export function createMetricsService(db: Database) {
+/**
+ * Metric ingest with partial success: entries that fail validation are
+ * rejected and counted, the valid rest is group-committed; it returns only
+ * after the commit.
+ */
+export function createMetricsService(deps: {
+  known: KnownNodes;
+  batcher: IngestBatcher;
+  limits: ValidationLimits;
+}) {
   return {
-    async report(nodeId: string, samples: readonly MetricSample[]): Promise<IngestResult> {
-      if (!(await findNode(db, nodeId))) throw new NodeNotFoundError(nodeId);
-      const stored = await insertMetrics(db, nodeId, samples);
-      return { accepted: samples.length, stored };
+    async report(
+      nodeId: string,
+      samples: readonly MetricSample[],
+      now = new Date(),
+    ): Promise<IngestResult> {
+      await deps.known.require(nodeId);
+      const triage = triageSamples(samples, deps.limits, Math.floor(now.getTime() / 1000));
+      await deps.batcher.submit(nodeId, triage.valid);
+      return { accepted: triage.valid.length, rejected: triage.rejected, reasons: triage.reasons };
     },
   };
 }

@@ -2,30 +2,36 @@ import { InvalidArgumentError, NodeNotFoundError } from "../../common/errors.js"
 import { parseSelector } from "../../common/selector.js";
 import type { NodeRegistration } from "../../common/types.js";
 import type { Database } from "../db/client.js";
-import {
-  findNode,
-  listNodes,
-  type NodeRow,
-  touchLastSeen,
-  upsertNode,
-} from "../db/queries/nodes.js";
+import { findNode, listNodes, type NodeRow, upsertNode } from "../db/queries/nodes.js";
+import type { HeartbeatBatcher } from "./heartbeat-batcher.js";
+import type { KnownNodes } from "./known-nodes.js";
 
 const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
 
-/** Registration and heartbeats. */
-export function createNodeService(db: Database) {
+/**
+ * Registration and heartbeats. A heartbeat checks the node against memory
+ * (KnownNodes) and hands last_seen to the batcher: no database write of its own.
+ */
+export function createNodeService(
+  db: Database,
+  deps: { known: KnownNodes; heartbeats: HeartbeatBatcher },
+) {
   return {
     async register(reg: NodeRegistration, now = new Date()): Promise<void> {
       await upsertNode(db, reg, now);
+      deps.known.add(reg.nodeId);
     },
 
-    /** Records a heartbeat; NodeNotFoundError when the node is unknown. */
+    /**
+     * Records a heartbeat; NodeNotFoundError when the node is unknown. The
+     * daemon's own timestamp gives its clock skew (0 when it sent none).
+     */
     async heartbeat(nodeId: string, daemonTimestamp: number, now = new Date()): Promise<void> {
+      await deps.known.require(nodeId);
       const skewSeconds =
         daemonTimestamp > 0 ? daemonTimestamp - Math.floor(now.getTime() / 1000) : 0;
-      const found = await touchLastSeen(db, [{ nodeId, at: now, skewSeconds }]);
-      if (found.length === 0) throw new NodeNotFoundError(nodeId);
+      deps.heartbeats.record(nodeId, now, clampSkew(skewSeconds));
     },
 
     /** A page of nodes; the page token is the last node_id of the previous page. */
@@ -64,3 +70,8 @@ export function createNodeService(db: Database) {
 }
 
 export type NodeService = ReturnType<typeof createNodeService>;
+
+/** clock_skew_seconds is an int column; an absurd daemon clock must not overflow it. */
+function clampSkew(seconds: number): number {
+  return Math.max(-2_000_000_000, Math.min(2_000_000_000, seconds));
+}

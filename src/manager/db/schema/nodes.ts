@@ -1,5 +1,14 @@
 import { sql } from "drizzle-orm";
-import { bigserial, index, integer, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+import {
+  bigserial,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+} from "drizzle-orm/pg-core";
 
 /** One row per registered node. Liveness lives here (not in a process) so replicas agree. */
 export const nodes = pgTable(
@@ -19,6 +28,8 @@ export const nodes = pgTable(
     statusChangedAt: timestamp("status_changed_at", { withTimezone: true }).notNull().defaultNow(),
     /** Daemon clock minus manager clock at the last heartbeat, in seconds. */
     clockSkewSeconds: integer("clock_skew_seconds").notNull().default(0),
+    /** Set when the node changes status too often (with hysteresis); status stays online/offline. */
+    flapping: boolean("flapping").notNull().default(false),
   },
   (t) => [
     index("nodes_status_idx").on(t.status, t.nodeId),
@@ -36,5 +47,8 @@ export const nodeEvents = pgTable(
     reason: text("reason").notNull().default(""),
     time: timestamp("time", { withTimezone: true }).notNull().default(sql`now()`),
   },
-  (t) => [index("node_events_node_time_idx").on(t.nodeId, t.time)],
+  (t) => [
+    index("node_events_node_time_idx").on(t.nodeId, t.time),
+    index("node_events_time_idx").on(t.time),
+  ],
 );

@@ -1,0 +1,76 @@
+import type { Logger } from "../../common/logging.js";
+import type { Database } from "../db/client.js";
+import { touchLastSeen } from "../db/queries/nodes.js";
+import type { Telemetry } from "../telemetry.js";
+import type { KnownNodes } from "./known-nodes.js";
+
+interface Seen {
+  at: Date;
+  skewSeconds: number;
+}
+
+/**
+ * Coalesces heartbeats: each node's newest last_seen (and clock skew) waits in
+ * memory and all of them are written by one statement every `flushIntervalMs`,
+ * so a heartbeat costs no database write of its own.
+ */
+export function createHeartbeatBatcher(deps: {
+  db: Database;
+  known: KnownNodes;
+  flushIntervalMs: number;
+  telemetry: Telemetry;
+  logger: Logger;
+}) {
+  let pending = new Map<string, Seen>();
+  let timer: NodeJS.Timeout | undefined;
+  let flushing: Promise<void> = Promise.resolve();
+
+  const flushOnce = async () => {
+    if (pending.size === 0) return;
+    const batch = pending;
+    pending = new Map();
+    const started = performance.now();
+    try {
+      const entries = [...batch].map(([nodeId, s]) => ({ nodeId, ...s }));
+      const found = new Set(await touchLastSeen(deps.db, entries));
+      deps.telemetry.heartbeatFlushSize.observe(batch.size);
+      deps.telemetry.heartbeatFlushSeconds.observe((performance.now() - started) / 1000);
+      // Gone from the database (deleted elsewhere): the next heartbeat gets NOT_FOUND.
+      for (const nodeId of batch.keys()) if (!found.has(nodeId)) deps.known.forget(nodeId);
+    } catch (err) {
+      // Keep what was not written for the next flush, unless a newer heartbeat replaced it.
+      for (const [nodeId, s] of batch) if (!pending.has(nodeId)) pending.set(nodeId, s);
+      deps.logger.warn({ err, nodes: batch.size }, "heartbeat flush failed; will retry");
+    }
+  };
+
+  const flush = () => {
+    flushing = flushing.then(flushOnce);
+    return flushing;
+  };
+
+  return {
+    /** Remembers a heartbeat; written by the next flush. */
+    record(nodeId: string, at: Date, skewSeconds: number): void {
+      const prev = pending.get(nodeId);
+      if (!prev || prev.at <= at) pending.set(nodeId, { at, skewSeconds });
+    },
+    start(): void {
+      timer ??= setInterval(() => void flush(), deps.flushIntervalMs);
+      timer.unref();
+    },
+    /** Writes whatever is pending now (one statement). */
+    flush,
+    /** Stops the timer and writes the last heartbeats. */
+    async stop(): Promise<void> {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await flush();
+    },
+    get pendingCount(): number {
+      return pending.size;
+    },
+  };
+}
+
+export type HeartbeatBatcher = ReturnType<typeof createHeartbeatBatcher>;

@@ -1,0 +1,173 @@
+import type { Logger } from "../../common/logging.js";
+import type { DatabaseHandle, HeldLock } from "../db/client.js";
+import {
+  countByStatus,
+  countSilent,
+  markHeardOnline,
+  markSilentOffline,
+  type Transition,
+  updateFlapping,
+} from "../db/queries/liveness.js";
+import type { Telemetry } from "../telemetry.js";
+import type { Pacing } from "./pacing.js";
+
+/** Advisory-lock key of the sweeper: one replica at a time sweeps. */
+export const SWEEPER_LOCK_KEY = 0x666c_6d33; // "flm3"
+
+export interface LivenessOptions {
+  /** 0: graceMultiplier × the current heartbeat interval. */
+  gracePeriodSeconds: number;
+  graceMultiplier: number;
+  sweepIntervalMs: number;
+  massMissFraction: number;
+  massMissMinNodes: number;
+  flapWindowSeconds: number;
+  flapEnterTransitions: number;
+  flapExitTransitions: number;
+}
+
+export type SweepOutcome = "swept" | "held" | "restart_grace" | "not_leader";
+
+export interface SweepResult {
+  outcome: SweepOutcome;
+  transitions: Transition[];
+}
+
+/**
+ * Online/offline from last_seen and a grace period, written as node events.
+ * Every replica counts nodes (for pacing and /metrics); only the holder of a
+ * PostgreSQL advisory lock sweeps, so replicas on one database agree. Guards:
+ * no node goes offline before a full grace period has passed since this
+ * process started (its heartbeats were not being received), and when a large
+ * share of the fleet goes silent at once the manager suspects itself and holds
+ * offline transitions.
+ */
+export function createLiveness(deps: {
+  handle: DatabaseHandle;
+  pacing: Pacing;
+  telemetry: Telemetry;
+  logger: Logger;
+  options: LivenessOptions;
+  /** Before a sweep, so heartbeats received here are in the database. */
+  flushHeartbeats: () => Promise<void>;
+}) {
+  const { handle, options, logger, telemetry } = deps;
+  const startedAt = Date.now();
+  let lock: HeldLock | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let ticking: Promise<void> = Promise.resolve();
+  let counts: Record<string, number> = {};
+  let stopped = false;
+  let suspect = false;
+  telemetry.setNodeCountSource(() => counts);
+
+  const graceSeconds = () =>
+    options.gracePeriodSeconds || options.graceMultiplier * deps.pacing.heartbeatIntervalSeconds();
+
+  const refreshCounts = async () => {
+    counts = await countByStatus(handle.db);
+    deps.pacing.setFleetSize((counts.online ?? 0) + (counts.offline ?? 0));
+  };
+
+  const lead = async (): Promise<boolean> => {
+    if (lock && !(await lock.stillHeld())) {
+      logger.warn("lost the sweeper lock (database connection gone)");
+      const lost = lock;
+      lock = undefined;
+      await lost.release().catch((err: unknown) => logger.debug({ err }, "releasing a lost lock"));
+    }
+    if (!lock && !stopped) {
+      lock = await handle.advisoryLock(SWEEPER_LOCK_KEY, "try");
+      if (lock) logger.info("this replica now sweeps liveness");
+    }
+    telemetry.livenessLeader.set(lock ? 1 : 0);
+    return lock !== undefined;
+  };
+
+  const sweep = async (now: Date): Promise<SweepResult> => {
+    if (!(await lead())) return { outcome: "not_leader", transitions: [] };
+    await deps.flushHeartbeats();
+    const grace = graceSeconds();
+    const cutoff = new Date(now.getTime() - grace * 1000);
+    const transitions = await markHeardOnline(handle.db, now, cutoff);
+    let outcome: SweepOutcome = "swept";
+    if (now.getTime() - startedAt < grace * 1000) {
+      outcome = "restart_grace";
+    } else {
+      const { online, silent } = await countSilent(handle.db, cutoff);
+      const share = online > 0 ? silent / online : 0;
+      if (online >= options.massMissMinNodes && share >= options.massMissFraction) {
+        outcome = "held";
+        if (!suspect) {
+          logger.error(
+            { online, silent, threshold: options.massMissFraction },
+            "most of the fleet went silent at once: suspecting the manager (database or network) and holding offline transitions",
+          );
+        }
+        suspect = true;
+      } else {
+        if (suspect) logger.warn({ online, silent }, "fleet heard from again; liveness resumes");
+        suspect = false;
+        transitions.push(...(await markSilentOffline(handle.db, now, cutoff, grace)));
+      }
+    }
+    const flapSince = new Date(now.getTime() - options.flapWindowSeconds * 1000);
+    transitions.push(
+      ...(await updateFlapping(
+        handle.db,
+        now,
+        flapSince,
+        options.flapEnterTransitions,
+        options.flapExitTransitions,
+      )),
+    );
+    telemetry.livenessSweeps.inc({ outcome });
+    for (const t of transitions) {
+      telemetry.livenessTransitions.inc({ kind: t.kind });
+      logger.info({ node_id: t.nodeId, kind: t.kind, reason: t.reason }, "node status changed");
+    }
+    return { outcome, transitions };
+  };
+
+  const tick = () => {
+    ticking = ticking
+      .then(async () => {
+        await sweep(new Date());
+        await refreshCounts();
+      })
+      .catch((err: unknown) => logger.error({ err }, "liveness sweep failed"));
+    return ticking;
+  };
+
+  return {
+    /** Current grace period in seconds. */
+    graceSeconds,
+    /** Runs one sweep now (tests, and the timer). */
+    sweep: (now = new Date()) => {
+      const run = ticking.then(() => sweep(now));
+      ticking = run.then(refreshCounts).catch((err: unknown) => {
+        logger.error({ err }, "liveness sweep failed");
+      });
+      return run;
+    },
+    isLeader: () => lock !== undefined,
+    isSuspect: () => suspect,
+    counts: () => counts,
+    async start(): Promise<void> {
+      await refreshCounts();
+      timer ??= setInterval(() => void tick(), options.sweepIntervalMs);
+      timer.unref();
+    },
+    async stop(): Promise<void> {
+      stopped = true;
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await ticking;
+      await lock?.release();
+      lock = undefined;
+      telemetry.livenessLeader.set(0);
+    },
+  };
+}
+
+export type Liveness = ReturnType<typeof createLiveness>;
