@@ -1,4 +1,4 @@
-import { realpath } from "node:fs/promises";
+import { readdir, readFile, realpath } from "node:fs/promises";
 import { basename } from "node:path";
 import si from "systeminformation";
 import { type Collector, createSnapshots, round, unixSeconds } from "./collector.js";
@@ -10,7 +10,15 @@ async function kernelDeviceName(device: string): Promise<string | undefined> {
   try {
     return basename(await realpath(device));
   } catch {
-    // A device node absent from this mount namespace (containers) has no I/O counters here.
+    // No device node here (containers, systemd PrivateDevices=): ask sysfs for mapper names.
+    const mapper = /^\/dev\/mapper\/(.+)$/.exec(device)?.[1];
+    if (mapper) {
+      for (const dm of await readdir("/sys/block").catch(() => [] as string[])) {
+        if (!dm.startsWith("dm-")) continue;
+        const name = await readFile(`/sys/block/${dm}/dm/name`, "utf8").catch(() => "");
+        if (name.trim() === mapper) return dm;
+      }
+    }
     return basename(device);
   }
 }

@@ -1,0 +1,97 @@
+/**
+ * Daemon footprint: runs a real manager (embedded PGlite in a temp dir) and the
+ * real daemon process with every collector at 1 s, samples the daemon's RSS
+ * from /proc/<pid>/status, and prints the samples and a least-squares trend
+ * over the run after a warm-up.
+ *
+ *   node --import tsx scripts/daemon-footprint.ts [minutes=10] [sampleSeconds=15] [--dist]
+ *
+ * --dist runs the compiled daemon (`npm run build` first), as installed
+ * packages do; without it the daemon runs through tsx, which adds the
+ * TypeScript loader's own memory.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createLogger } from "../src/common/logging.js";
+import { packageRoot } from "../src/common/package-root.js";
+import { MANAGER_DEFAULTS } from "../src/manager/config.js";
+import { createManager } from "../src/manager/server.js";
+
+const args = process.argv.slice(2).filter((a) => a !== "--dist");
+const useDist = process.argv.includes("--dist");
+const minutes = Number(args[0] ?? 10);
+const sampleSeconds = Number(args[1] ?? 15);
+const root = packageRoot();
+const dir = mkdtempSync(join(tmpdir(), "fleet-footprint-"));
+
+const manager = createManager(
+  {
+    ...MANAGER_DEFAULTS,
+    grpcAddr: { host: "127.0.0.1", port: 0 },
+    httpAddr: { host: "127.0.0.1", port: 0 },
+    dataDir: join(dir, "db"),
+    heartbeatIntervalSeconds: 1,
+    logLevel: "warn",
+  },
+  { logger: createLogger("fleet-manager", "warn") },
+);
+await manager.start();
+const config = join(dir, "daemon.yaml");
+writeFileSync(
+  config,
+  `daemon: { id: footprint, log_level: warn, work_dir: "${join(dir, "work")}" }
+manager: { address: "${new URL(manager.grpcUrl).host}", heartbeat_interval: 1s, reconnect_interval: 1s }
+collectors:
+  cpu: { interval: 1s }
+  memory: { interval: 1s }
+  disk: { interval: 1s }
+  network: { interval: 1s }
+`,
+);
+const entry = useDist ? ["dist/src/daemon/main.js"] : ["--import", "tsx", "src/daemon/main.ts"];
+const daemon = spawn(process.execPath, [...entry, "--config", config], {
+  cwd: root,
+  stdio: ["ignore", "inherit", "inherit"],
+});
+const rssKiB = () =>
+  Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${daemon.pid}/status`, "utf8"))?.[1]);
+
+const samples: { t: number; kib: number }[] = [];
+const t0 = Date.now();
+console.log(
+  `daemon pid ${daemon.pid}; ${minutes} min at 1 s intervals, RSS every ${sampleSeconds} s`,
+);
+while (Date.now() - t0 < minutes * 60_000) {
+  await new Promise((r) => setTimeout(r, sampleSeconds * 1000));
+  const s = { t: (Date.now() - t0) / 1000, kib: rssKiB() };
+  samples.push(s);
+  console.log(`t=${s.t.toFixed(0).padStart(5)} s  rss=${(s.kib / 1024).toFixed(1)} MiB`);
+}
+
+// Trend after a one-minute warm-up (JIT, first allocations), by least squares.
+const steady = samples.filter((s) => s.t >= Math.min(60, (minutes * 60) / 4));
+const n = steady.length;
+const mt = steady.reduce((a, s) => a + s.t, 0) / n;
+const mk = steady.reduce((a, s) => a + s.kib, 0) / n;
+const slope =
+  steady.reduce((a, s) => a + (s.t - mt) * (s.kib - mk), 0) /
+  steady.reduce((a, s) => a + (s.t - mt) ** 2, 0);
+const kibs = steady.map((s) => s.kib);
+const status = JSON.parse(readFileSync(join(dir, "work", "status.json"), "utf8")) as {
+  batches_sent: number;
+  spool: { batches: number };
+  last_error: unknown;
+};
+console.log(
+  `steady state (${n} samples): min ${(Math.min(...kibs) / 1024).toFixed(1)} MiB, ` +
+    `max ${(Math.max(...kibs) / 1024).toFixed(1)} MiB, mean ${(mk / 1024).toFixed(1)} MiB, ` +
+    `trend ${((slope * 3600) / 1024).toFixed(2)} MiB/hour`,
+);
+console.log(
+  `daemon status: ${status.batches_sent} batches sent, ${status.spool.batches} spooled, last error ${JSON.stringify(status.last_error)}`,
+);
+daemon.kill("SIGTERM");
+await new Promise((r) => daemon.once("exit", r));
+await manager.stop();
