@@ -101,7 +101,6 @@ export function renderFleetExposition(nodes: NodeRow[], latest: LatestMetricRow[
         ["arch", n.arch],
         ["daemon_version", n.daemonVersion],
         ["agent_version", n.agentVersion],
-        ["status", n.status],
         ...nodeLabels,
       ],
       1,
