@@ -82,9 +82,7 @@ describe("/metrics/fleet: Prometheus exposition of every node's latest values", 
     );
     expect(text).toContain("# TYPE fleet_network_rx_bytes_total counter\n");
     expect(text).toMatch(
-      new RegExp(
-        `fleet_node_info\\{node_id="${a}",.*label_k8s_role="we\\\\"ird\\\\\\\\value"`,
-      ),
+      new RegExp(`fleet_node_info\\{node_id="${a}",.*label_k8s_role="we\\\\"ird\\\\\\\\value"`),
     );
     // One HELP and TYPE per family.
     expect(text.match(/^# TYPE fleet_node_up gauge$/gm)).toHaveLength(1);
