@@ -1,0 +1,161 @@
+/**
+ * heartbeat: raw Heartbeat RPC rate (h2load, c50 × m10) through the real
+ * manager on PostgreSQL ÷ an empty handler on the manager's own RPC stack ÷ an
+ * empty @grpc/grpc-js handler; a raw node:http2 responder is the ceiling.
+ * h2load only sees HTTP status, so the lean generator then checks that
+ * heartbeats of 1,000 nodes come back with grpc-status 0 under load.
+ */
+import { create, toBinary } from "@bufbuild/protobuf";
+import { HeartbeatRequestSchema } from "../../gen/manager/manager_pb.js";
+import { type ServerChild, startServerChild } from "../lib/child.js";
+import { type H2loadResult, haveH2load, runH2load } from "../lib/h2load.js";
+import { startLoadGenerator } from "../lib/loadgen-client.js";
+import { errorCount } from "../lib/loadgen-protocol.js";
+import { benchNodeId } from "../lib/metric-rows.js";
+import { createBenchDatabase } from "../lib/pg.js";
+import { createRawGrpcClient, grpcFrame } from "../lib/raw-grpc.js";
+import type { BenchOptions, BenchRow, CaseResult } from "../lib/report.js";
+import { median } from "../lib/stats.js";
+
+const PATH = "/manager.ManagerService/Heartbeat";
+
+type Target = "manager" | "empty_own" | "empty_grpcjs" | "raw_http2";
+
+const LABEL: Record<Target, string> = {
+  manager: "manager (PostgreSQL)",
+  empty_own: "empty handler, own stack",
+  empty_grpcjs: "empty handler, @grpc/grpc-js",
+  raw_http2: "raw node:http2 responder",
+};
+
+export async function heartbeatCase(opts: BenchOptions): Promise<CaseResult> {
+  if (!(await haveH2load())) {
+    throw new Error("h2load not found: apt-get install -y nghttp2-client");
+  }
+  const seconds = opts.quick ? 4 : 10;
+  const rounds = opts.quick ? 1 : 3;
+  const prefix = "hb";
+  const nodes = 1000;
+  const notes: string[] = [];
+
+  const db = await createBenchDatabase("heartbeat");
+  const servers: Partial<Record<Target, ServerChild>> = {};
+  const gen = await startLoadGenerator();
+  try {
+    servers.manager = await startServerChild("manager.ts", {
+      name: "heartbeat-manager",
+      env: { BENCH_MANAGER_CONFIG: JSON.stringify({ databaseUrl: db.url, dataDir: "" }) },
+    });
+    servers.empty_own = await startServerChild("empty-connect.ts", { name: "heartbeat-empty-own" });
+    servers.empty_grpcjs = await startServerChild("empty-grpcjs.ts", {
+      name: "heartbeat-empty-grpcjs",
+    });
+    servers.raw_http2 = await startServerChild("empty-h2.ts", { name: "heartbeat-raw-h2" });
+
+    const managerUrl = servers.manager.grpcUrl;
+    const reg = await gen.run(
+      {
+        op: "register",
+        url: managerUrl,
+        prefix,
+        from: 0,
+        to: nodes,
+        concurrency: 50,
+        maxSeconds: 120,
+      },
+      150_000,
+    );
+    if (reg.ok !== nodes) throw new Error(`registering: ${reg.ok}/${nodes} ok, ${reg.firstError}`);
+
+    const body = grpcFrame(
+      toBinary(
+        HeartbeatRequestSchema,
+        create(HeartbeatRequestSchema, {
+          nodeId: benchNodeId(prefix, 0),
+          timestamp: BigInt(Math.floor(Date.now() / 1000)),
+        }),
+      ),
+    );
+    // h2load cannot read grpc-status: check this exact body is answered OK everywhere first.
+    for (const [name, s] of Object.entries(servers)) {
+      const c = createRawGrpcClient(s.grpcUrl, 1);
+      const r = await c.call(PATH, body);
+      c.close();
+      if (r.status !== 0) throw new Error(`${name}: heartbeat answered ${r.status} ${r.message}`);
+    }
+
+    const runs: Record<Target, H2loadResult[]> = {
+      manager: [],
+      empty_own: [],
+      empty_grpcjs: [],
+      raw_http2: [],
+    };
+    for (let round = 0; round < rounds; round++) {
+      for (const t of Object.keys(runs) as Target[]) {
+        const s = servers[t] as ServerChild;
+        const r = await runH2load({
+          url: `${s.grpcUrl}${PATH}`,
+          body,
+          seconds,
+          serverPid: s.pid,
+        });
+        if (r.failed > 0) notes.push(`${t}: h2load saw ${r.failed} failed requests`);
+        runs[t].push(r);
+        opts.log(
+          `heartbeat round ${round + 1}/${rounds} ${t}: ${Math.round(r.reqPerSec)} req/s, p50 ${r.p50Ms.toFixed(1)} ms, p99 ${r.p99Ms.toFixed(1)} ms, server ${r.serverCores.toFixed(2)} cores, h2load ${r.h2loadCores.toFixed(2)} cores`,
+        );
+      }
+    }
+
+    // Under h2load every call was for one node; now 1,000 nodes, checking grpc-status.
+    const check = await gen.run(
+      {
+        op: "heartbeats",
+        url: managerUrl,
+        prefix,
+        nodes,
+        concurrency: 200,
+        seconds: opts.quick ? 2 : 5,
+      },
+      60_000,
+    );
+    const checkErrors = errorCount(check);
+    if (checkErrors > 0) {
+      notes.push(
+        `heartbeat check: ${checkErrors} errors ${JSON.stringify(check.errors)} (${check.firstError})`,
+      );
+    }
+
+    const med = (t: Target, f: (r: H2loadResult) => number) => median(runs[t].map(f));
+    const rate = (t: Target) => med(t, (r) => r.reqPerSec);
+    const rows: BenchRow[] = (Object.keys(runs) as Target[]).map((t) => ({
+      measure: `${LABEL[t]} req/s`,
+      value: rate(t),
+      unit: "req/s",
+      note: `p50 ${med(t, (r) => r.p50Ms).toFixed(1)} ms, p99 ${med(t, (r) => r.p99Ms).toFixed(1)} ms; server ${med(t, (r) => r.serverCores).toFixed(2)} cores, h2load ${med(t, (r) => r.h2loadCores).toFixed(2)} cores`,
+    }));
+    rows.push({
+      measure: "manager, 1,000 nodes (lean generator)",
+      value: check.ok / check.seconds,
+      unit: "req/s",
+      note: `${checkErrors} errors of ${check.requests}; p50 ${check.p50Ms.toFixed(1)} ms, p99 ${check.p99Ms.toFixed(1)} ms, 200 in flight; generator ${check.generatorCores.toFixed(2)} cores`,
+    });
+    notes.push(
+      `h2load -c50 -m10 -D${seconds}s, median of ${rounds} interleaved round(s); one node's heartbeat body (h2load posts one body)`,
+    );
+    return {
+      name: "heartbeat",
+      rows,
+      ratios: {
+        heartbeat_vs_empty_own: rate("manager") / rate("empty_own"),
+        heartbeat_vs_empty_grpcjs: rate("manager") / rate("empty_grpcjs"),
+        empty_own_vs_raw_http2: rate("empty_own") / rate("raw_http2"),
+      },
+      notes,
+    };
+  } finally {
+    await gen.stop();
+    await Promise.all(Object.values(servers).map((s) => s.stop()));
+    await db.drop();
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * query: FleetService ListNodes pages and a 30-day QueryMetrics downsampled to
+ * 1 h buckets, p50/p99 over a dataset seeded with generate_series (the issue's
+ * density: 500 points per node over 30 days). Queries run one at a time
+ * through the real manager's gRPC port, as a dashboard or CLI would.
+ */
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import postgres from "postgres";
+import { FleetService } from "../../gen/fleet/v1/fleet_pb.js";
+import { startServerChild } from "../lib/child.js";
+import { createBenchDatabase } from "../lib/pg.js";
+import type { BenchOptions, CaseResult } from "../lib/report.js";
+import { quantile, Samples } from "../lib/stats.js";
+
+const DAY = 86_400;
+const POINTS_PER_NODE = 500;
+
+export async function queryCase(opts: BenchOptions): Promise<CaseResult> {
+  const nodes = opts.quick ? 2_000 : 100_000;
+  const nodesWithMetrics = opts.quick ? 200 : 10_000;
+  const calls = opts.quick ? 50 : 300;
+  const prefix = "q";
+  const db = await createBenchDatabase("query");
+  const sql = postgres(db.url, { max: 1, onnotice: () => {} });
+  const manager = await startServerChild("manager.ts", {
+    name: "query-manager",
+    env: { BENCH_MANAGER_CONFIG: JSON.stringify({ databaseUrl: db.url, dataDir: "" }) },
+  });
+  try {
+    const now = Math.floor(Date.now() / 1000);
+    const s0 = performance.now();
+    await sql`
+      insert into nodes (node_id, hostname, os, arch, labels, last_seen_at)
+      select ${`${prefix}-`} || g, 'host-' || g, 'linux', 'amd64',
+             jsonb_build_object('env', case when g % 3 = 0 then 'prod' else 'lab' end, 'rack', 'r' || (g % 40)),
+             now() - (g % 600) * interval '1 second'
+      from generate_series(0, ${nodes - 1}::int) g`;
+    const step = Math.floor((30 * DAY) / POINTS_PER_NODE);
+    await sql`
+      insert into metrics (node_id, type, labels, ts, values)
+      select ${`${prefix}-`} || n, 'cpu', '{}'::jsonb,
+             to_timestamp(${now - 30 * DAY}::bigint + p * ${step}::int),
+             jsonb_build_object('usage_percent', (n * 7 + p * 13) % 100, 'load1', (p % 17) / 4.0,
+               'user', (p % 23), 'system', (p % 11), 'iowait', (p % 5), 'idle', 100 - (p % 50),
+               'load5', (p % 13) / 4.0, 'load15', (p % 7) / 4.0, 'cores', 2, 'steal', 0)
+      from generate_series(0, ${nodesWithMetrics - 1}::int) n, generate_series(0, ${POINTS_PER_NODE - 1}::int) p`;
+    await sql`analyze`;
+    const seedS = (performance.now() - s0) / 1000;
+    const points = nodesWithMetrics * POINTS_PER_NODE;
+    opts.log(`query: seeded ${nodes} nodes, ${points} points in ${seedS.toFixed(1)} s`);
+
+    const client = createClient(
+      FleetService,
+      createGrpcTransport({ baseUrl: manager.grpcUrl, defaultTimeoutMs: 30_000 }),
+    );
+    const list = new Samples();
+    const query = new Samples();
+    let seriesPoints = 0;
+    let pageTotal = 0;
+    // Warm up connections and plans.
+    await client.listNodes({ pageSize: 100 });
+    for (let i = 0; i < calls; i++) {
+      const after = `${prefix}-${Math.floor(Math.random() * nodes)}`;
+      let t = performance.now();
+      const page = await client.listNodes({
+        pageSize: 100,
+        pageToken: i % 2 === 0 ? "" : Buffer.from(after, "utf8").toString("base64url"),
+      });
+      list.push(performance.now() - t);
+      pageTotal = Number(page.total);
+      t = performance.now();
+      const res = await client.queryMetrics({
+        nodeId: `${prefix}-${Math.floor(Math.random() * nodesWithMetrics)}`,
+        type: "cpu",
+        name: "usage_percent",
+        start: BigInt(now - 30 * DAY),
+        end: BigInt(now + 60),
+        stepSeconds: 3600,
+      });
+      query.push(performance.now() - t);
+      seriesPoints = res.series.reduce((a, s) => a + s.points.length, 0);
+    }
+    const q = (s: Samples, p: number) => quantile(s.values(), p);
+    return {
+      name: "query",
+      rows: [
+        {
+          measure: "ListNodes page of 100 p50 / p99",
+          value: `${q(list, 0.5).toFixed(1)} / ${q(list, 0.99).toFixed(1)}`,
+          unit: "ms",
+          note: `${calls} calls, total ${pageTotal} nodes; half first pages, half from a random page token`,
+        },
+        {
+          measure: "QueryMetrics 30 d, 1 h step p50 / p99",
+          value: `${q(query, 0.5).toFixed(1)} / ${q(query, 0.99).toFixed(1)}`,
+          unit: "ms",
+          note: `${calls} calls, ${seriesPoints} buckets from ${POINTS_PER_NODE} points each`,
+        },
+        {
+          measure: "dataset",
+          value: `${nodes} nodes / ${points} points`,
+          unit: "",
+          note: `seeded with generate_series in ${seedS.toFixed(0)} s`,
+        },
+      ],
+      ratios: {},
+      headlines: {
+        query_list_nodes_p99_ms: q(list, 0.99),
+        query_metrics_p99_ms: q(query, 0.99),
+      },
+      notes: [
+        `dataset ${nodes.toLocaleString("en-US")} nodes / ${points.toLocaleString("en-US")} points (${POINTS_PER_NODE} per node over 30 days on ${nodesWithMetrics.toLocaleString("en-US")} nodes); the issue's 100,000 nodes / 50 million points is too slow to seed on this machine`,
+      ],
+    };
+  } finally {
+    await manager.stop();
+    await sql.end();
+    await db.drop();
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * The real manager in its own process: createManager with MANAGER_DEFAULTS,
+ * both ports on 127.0.0.1:0, plus overrides from BENCH_MANAGER_CONFIG (JSON).
+ */
+import { createLogger } from "../../src/common/logging.js";
+import { MANAGER_DEFAULTS, type ManagerConfig } from "../../src/manager/config.js";
+import { createManager } from "../../src/manager/server.js";
+
+function merge<T>(base: T, over: unknown): T {
+  if (over === null || typeof over !== "object" || Array.isArray(over)) return over as T;
+  const out: Record<string, unknown> = { ...(base as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(over)) out[k] = merge(out[k], v);
+  return out as T;
+}
+
+const overrides = JSON.parse(process.env.BENCH_MANAGER_CONFIG ?? "{}") as unknown;
+const config: ManagerConfig = merge(
+  {
+    ...structuredClone(MANAGER_DEFAULTS),
+    grpcAddr: { host: "127.0.0.1", port: 0 },
+    httpAddr: { host: "127.0.0.1", port: 0 },
+    logLevel: "warn",
+  },
+  overrides,
+);
+const manager = createManager(config, { logger: createLogger("bench-manager", config.logLevel) });
+const ports = await manager.start();
+process.stdout.write(`READY ${JSON.stringify(ports)}\n`);
+process.once("SIGTERM", () => {
+  manager.stop().then(
+    () => {
+      process.exitCode = 0;
+    },
+    (err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
+});
