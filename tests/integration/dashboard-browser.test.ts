@@ -24,6 +24,10 @@ async function ensureDashboardBuilt(): Promise<void> {
   await build({ configFile: join(root, "web/vite.config.ts"), logLevel: "warn" });
 }
 
+if (!existsSync(CHROMIUM)) {
+  console.warn(`[dashboard test] skipped: ${CHROMIUM} not found (Debian: apt-get install chromium)`);
+}
+
 describe.skipIf(!existsSync(CHROMIUM))("dashboard in Chromium", () => {
   let manager: Manager;
   let context: BrowserContext;
