@@ -25,7 +25,9 @@ async function ensureDashboardBuilt(): Promise<void> {
 }
 
 if (!existsSync(CHROMIUM)) {
-  console.warn(`[dashboard test] skipped: ${CHROMIUM} not found (Debian: apt-get install chromium)`);
+  console.warn(
+    `[dashboard test] skipped: ${CHROMIUM} not found (Debian: apt-get install chromium)`,
+  );
 }
 
 describe.skipIf(!existsSync(CHROMIUM))("dashboard in Chromium", () => {
