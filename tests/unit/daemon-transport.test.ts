@@ -2,6 +2,7 @@ import { Code, ConnectError, createClient, createRouterTransport } from "@connec
 import { describe, expect, it } from "vitest";
 import { ManagerService } from "../../gen/manager/manager_pb.js";
 import { FleetError } from "../../src/common/errors.js";
+import { KIND_TO_GRPC_CODE } from "../../src/common/status-codes.js";
 import { createDeadlineInterceptor } from "../../src/daemon/transport/deadline.js";
 import { CODE_POLICY, describeError, toFleetError } from "../../src/daemon/transport/errors.js";
 import {
@@ -193,6 +194,11 @@ describe("error table (DESIGN §1.2)", () => {
       reaction: "retry",
       retryInCall: true,
     });
+  });
+
+  it("reads the manager's kind ↔ code table in reverse", () => {
+    for (const [kind, code] of Object.entries(KIND_TO_GRPC_CODE))
+      expect(CODE_POLICY[code as Code].kind).toBe(kind);
   });
 
   it("maps ConnectError to the shared FleetError taxonomy, keeping the cause", () => {

@@ -1,5 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { FleetError, type FleetErrorKind } from "../../common/errors.js";
+import { kindOfGrpcCode } from "../../common/status-codes.js";
 
 /** What a loop does with a failed call (DESIGN §1.2). */
 export type Reaction = "drop" | "reregister" | "backoff" | "retry";
@@ -7,7 +8,7 @@ export type Reaction = "drop" | "reregister" | "backoff" | "retry";
 export interface CodePolicy {
   /** The loop's reaction once the call has failed for good. */
   reaction: Reaction;
-  /** The shared taxonomy's kind, for logs and status. */
+  /** The shared taxonomy's kind (src/common/status-codes.ts, the manager's table read in reverse). */
   kind: FleetErrorKind;
   /** Whether the retry interceptor may try again within the same call. */
   retryInCall: boolean;
@@ -15,9 +16,9 @@ export interface CodePolicy {
   loud: boolean;
 }
 
-const p = (reaction: Reaction, kind: FleetErrorKind, retryInCall: boolean, loud = false) => ({
+const p = (code: Code, reaction: Reaction, retryInCall: boolean, loud = false): CodePolicy => ({
   reaction,
-  kind,
+  kind: kindOfGrpcCode(code),
   retryInCall,
   loud,
 });
@@ -29,22 +30,22 @@ const p = (reaction: Reaction, kind: FleetErrorKind, retryInCall: boolean, loud 
  * (no in-call retry) so fixing the identity or credentials loses nothing.
  */
 export const CODE_POLICY: Readonly<Record<Code, CodePolicy>> = {
-  [Code.Canceled]: p("backoff", "unavailable", false),
-  [Code.Unknown]: p("backoff", "internal", true),
-  [Code.InvalidArgument]: p("drop", "invalid_argument", false, true),
-  [Code.DeadlineExceeded]: p("retry", "deadline_exceeded", true),
-  [Code.NotFound]: p("reregister", "not_found", false),
-  [Code.AlreadyExists]: p("drop", "invalid_argument", false, true),
-  [Code.PermissionDenied]: p("backoff", "permission_denied", false, true),
-  [Code.ResourceExhausted]: p("backoff", "resource_exhausted", true),
-  [Code.FailedPrecondition]: p("backoff", "unavailable", false),
-  [Code.Aborted]: p("retry", "unavailable", true),
-  [Code.OutOfRange]: p("drop", "invalid_argument", false, true),
-  [Code.Unimplemented]: p("backoff", "internal", false, true),
-  [Code.Internal]: p("backoff", "internal", true),
-  [Code.Unavailable]: p("backoff", "unavailable", true),
-  [Code.DataLoss]: p("backoff", "internal", true),
-  [Code.Unauthenticated]: p("backoff", "unauthenticated", false, true),
+  [Code.Canceled]: p(Code.Canceled, "backoff", false),
+  [Code.Unknown]: p(Code.Unknown, "backoff", true),
+  [Code.InvalidArgument]: p(Code.InvalidArgument, "drop", false, true),
+  [Code.DeadlineExceeded]: p(Code.DeadlineExceeded, "retry", true),
+  [Code.NotFound]: p(Code.NotFound, "reregister", false),
+  [Code.AlreadyExists]: p(Code.AlreadyExists, "drop", false, true),
+  [Code.PermissionDenied]: p(Code.PermissionDenied, "backoff", false, true),
+  [Code.ResourceExhausted]: p(Code.ResourceExhausted, "backoff", true),
+  [Code.FailedPrecondition]: p(Code.FailedPrecondition, "backoff", false),
+  [Code.Aborted]: p(Code.Aborted, "retry", true),
+  [Code.OutOfRange]: p(Code.OutOfRange, "drop", false, true),
+  [Code.Unimplemented]: p(Code.Unimplemented, "backoff", false, true),
+  [Code.Internal]: p(Code.Internal, "backoff", true),
+  [Code.Unavailable]: p(Code.Unavailable, "backoff", true),
+  [Code.DataLoss]: p(Code.DataLoss, "backoff", true),
+  [Code.Unauthenticated]: p(Code.Unauthenticated, "backoff", false, true),
 };
 
 /** The status code of any error; non-Connect errors count as Unknown. */
