@@ -1,6 +1,9 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { and, eq, gt } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createDaemon } from "../../src/daemon/daemon.js";
+import { openSpool } from "../../src/daemon/spool/spool.js";
 import { metrics } from "../../src/manager/db/schema/metrics.js";
 import { nodeEvents, nodes } from "../../src/manager/db/schema/nodes.js";
 import type { Manager } from "../../src/manager/server.js";
@@ -97,6 +100,69 @@ describe("fleet-daemon loops against a real manager", () => {
     // Every sample the daemon spooled is a row, and there is no row it did not spool.
     expect(await rowCount(manager, nodeId)).toBe(spooledSamples(events));
     expect(daemon.health.retries).toBeGreaterThan(0);
+  });
+
+  it("drains a backlog without starving fresh data", async () => {
+    const nodeId = uniqueNodeId("backlog");
+    const config = testDaemonConfig(manager.grpcUrl, nodeId);
+    // 1,000 batches left from an outage (the last 20 minutes), as a previous run would have spooled them.
+    const old = await openSpool({ dir: join(config.workDir, "spool"), maxBytes: 1 << 30 });
+    const base = Math.floor(Date.now() / 1000) - 1200;
+    for (let i = 0; i < 1000; i++) {
+      await old.append([{ type: "backlog", timestamp: base + i, labels: {}, values: { i } }]);
+    }
+    const { logger, events } = memoryLogger();
+    const daemon = createDaemon(config, { logger });
+    await daemon.start();
+    try {
+      await waitFor("backlog drained", () => daemon.spool.stats().batches <= 3, 60_000);
+    } finally {
+      await daemon.stop();
+    }
+    const calls = events.filter((e) => e.msg === "reporting").map((e) => e.seqs as number[]);
+    const firstFresh = events.find((e) => e.msg === "spooled" && e.type === "cpu");
+    const freshCall = calls.findIndex((seqs) => seqs.includes(Number(firstFresh?.seq)));
+    // The backlog takes 16 calls of 64 batches; fresh data rides in the first ones.
+    expect(calls.length).toBeGreaterThanOrEqual(16);
+    expect(freshCall).toBeGreaterThanOrEqual(0);
+    expect(freshCall).toBeLessThan(3);
+    expect(await rowCount(manager, nodeId)).toBe(1000 + spooledSamples(events));
+  });
+
+  it("reports a gap it had to make (spool full) as type=daemon values and in status.json", async () => {
+    const nodeId = uniqueNodeId("gap");
+    const { logger, events } = memoryLogger();
+    const config = { ...testDaemonConfig(manager.grpcUrl, nodeId), spoolMaxBytes: 4_000 };
+    const daemon = createDaemon(config, { logger });
+    await daemon.start();
+    const port = Number(new URL(manager.grpcUrl).port);
+    try {
+      await waitFor("first report", () => daemon.health.batchesSent > 0);
+      await manager.stop();
+      await waitFor("drops", () => daemon.spool.stats().droppedBatches >= 3, 20_000);
+      manager = await start(port);
+      await waitFor("a daemon row showing the drops", async () => {
+        const rows = await manager.database.db
+          .select()
+          .from(metrics)
+          .where(and(eq(metrics.nodeId, nodeId), eq(metrics.type, "daemon")));
+        return rows.some((r) => (r.values.batches_dropped ?? 0) >= 3);
+      });
+    } finally {
+      await daemon.stop();
+    }
+    const rows = await manager.database.db
+      .select()
+      .from(metrics)
+      .where(and(eq(metrics.nodeId, nodeId), eq(metrics.type, "daemon")));
+    const last = rows.sort((a, b) => b.ts.getTime() - a.ts.getTime())[0]?.values ?? {};
+    expect(last.dropped_from_timestamp).toBeGreaterThan(0);
+    expect(last.dropped_to_timestamp).toBeGreaterThanOrEqual(last.dropped_from_timestamp ?? 0);
+    expect(last.last_error_code).toBe(14); // UNAVAILABLE
+    expect(events.some((e) => e.msg.startsWith("spool dropped batches"))).toBe(true);
+    const status = JSON.parse(readFileSync(join(config.workDir, "status.json"), "utf8"));
+    expect(status.spool.dropped_batches).toBeGreaterThanOrEqual(3);
+    expect(status.spool.dropped_range.from).toMatch(/^\d{4}-/);
   });
 
   it("registers again by itself after the manager lost the node (NOT_FOUND) and carries on", async () => {
