@@ -1,11 +1,15 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { Code, ConnectError, createClient, createRouterTransport } from "@connectrpc/connect";
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
+import { ManagerService } from "../../gen/manager/manager_pb.js";
 import type { Collector } from "../../src/daemon/collectors/collector.js";
+import { createHealth } from "../../src/daemon/health.js";
 import { createLimitedLog } from "../../src/daemon/log-limit.js";
 import { runCollectLoop } from "../../src/daemon/loops/collect.js";
+import { createReporter } from "../../src/daemon/loops/report.js";
 import { jitter, reconnectDelayMs } from "../../src/daemon/loops/timing.js";
 import { openSpool } from "../../src/daemon/spool/spool.js";
 
@@ -101,5 +105,58 @@ describe("collect loop", () => {
     const ts = batches.map((b) => b.samples[0]?.timestamp);
     expect(batches.length).toBeGreaterThanOrEqual(2);
     expect(new Set(ts).size).toBe(ts.length);
+  });
+});
+
+describe("reporter", () => {
+  it("drops only the malformed batch on INVALID_ARGUMENT and keeps batches on UNAVAILABLE", async () => {
+    const stored: number[] = [];
+    let down = false;
+    const transport = createRouterTransport((router) =>
+      router.service(ManagerService, {
+        reportMetrics(req) {
+          if (down) throw new ConnectError("database down", Code.Unavailable);
+          if (req.metrics.some((m) => m.type === "poison"))
+            throw new ConnectError("metrics[0].type: bad", Code.InvalidArgument);
+          stored.push(...req.metrics.map((m) => Number(m.timestamp)));
+          return { success: true, accepted: req.metrics.length };
+        },
+      }),
+    );
+    const spool = await openSpool({
+      dir: mkdtempSync(join(tmpdir(), "fleet-report-")),
+      maxBytes: 1 << 20,
+    });
+    const sample = (type: string, ts: number) => ({
+      type,
+      timestamp: ts,
+      labels: {},
+      values: { v: ts },
+    });
+    await spool.append([sample("cpu", 1)]);
+    await spool.append([sample("poison", 2)]);
+    await spool.append([sample("cpu", 3)]);
+    const health = createHealth("n", 1000);
+    const reporter = createReporter({
+      client: createClient(ManagerService, transport),
+      nodeId: "n",
+      spool,
+      health,
+      logger: silent,
+      log: () => {},
+    });
+    down = true;
+    expect(await reporter.drain(new AbortController().signal)).toBe("failed");
+    expect(spool.stats().batches).toBe(3);
+    expect(health.lastError?.code).toBe("Unavailable");
+    down = false;
+    expect(await reporter.drain(new AbortController().signal)).toBe("empty");
+    expect(stored.sort()).toEqual([1, 3]);
+    expect(spool.stats()).toMatchObject({
+      batches: 0,
+      droppedBatches: 1,
+      droppedFrom: 2,
+      droppedTo: 2,
+    });
   });
 });
