@@ -226,6 +226,11 @@ export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonC
   if (!/^[^\s/]+:\d{1,5}$/.test(cfg.manager.address.replace(/^https?:\/\//, ""))) {
     problems.push(`manager.address: expected host:port, got "${cfg.manager.address}"`);
   }
+  if (cfg.manager.tls && cfg.manager.address.startsWith("http://")) {
+    problems.push(
+      `manager.address: "${cfg.manager.address}" is plaintext but manager.tls is set; use host:port or https://`,
+    );
+  }
   if (problems.length) throw new ConfigError(problems);
   return deepFreeze(cfg);
 }

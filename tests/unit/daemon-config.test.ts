@@ -103,6 +103,20 @@ collectors:
     );
   });
 
+  it("refuses a plaintext URL when TLS is configured", () => {
+    expect(
+      problems(`
+manager:
+  address: "http://m:9090"
+  tls: { cert_file: /etc/fleet/cert.pem, key_file: /etc/fleet/key.pem, ca_file: /etc/fleet/ca.pem }
+`),
+    ).toEqual([
+      expect.stringMatching(
+        /^manager\.address: "http:\/\/m:9090" is plaintext but manager\.tls is set/,
+      ),
+    ]);
+  });
+
   it("rejects an unreadable TLS file or token file at start", () => {
     const p = problems(`
 manager:

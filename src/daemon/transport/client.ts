@@ -32,6 +32,8 @@ export interface ManagerConnection {
 export function createManagerConnection(opts: ManagerClientOptions): ManagerConnection {
   const scheme = opts.tls ? "https" : "http";
   const baseUrl = /^https?:\/\//.test(opts.address) ? opts.address : `${scheme}://${opts.address}`;
+  if (opts.tls && baseUrl.startsWith("http://"))
+    throw new Error(`manager address ${opts.address} is plaintext but TLS is configured`);
   const tlsOptions = opts.tls
     ? {
         cert: readFileSync(opts.tls.certFile),
