@@ -92,7 +92,10 @@ export function validateRegistration(reg: NodeRegistration, limits: ValidationLi
   checkText("daemon_version", reg.daemonVersion, limits.textMaxLength);
   checkText("agent_version", reg.agentVersion, limits.textMaxLength);
   const problem = checkLabels(reg.labels, limits);
-  if (problem) throw new InvalidArgumentError("labels", problem.slice("labels: ".length));
+  if (problem) {
+    const cut = problem.indexOf(": ");
+    throw new InvalidArgumentError(problem.slice(0, cut), problem.slice(cut + 2));
+  }
 }
 
 /** Throws InvalidArgumentError for a malformed heartbeat. */

@@ -663,7 +663,9 @@ function unknownKeys(file: Record<string, unknown>, source: string | undefined):
       if (known.has(path)) continue;
       if (prefixes.has(path) && v !== null && typeof v === "object" && !Array.isArray(v)) {
         walk(v as Record<string, unknown>, path);
-      } else if (!prefixes.has(path)) {
+      } else if (prefixes.has(path)) {
+        out.push(`${path} (${source}): expected a mapping, got ${JSON.stringify(v)}`);
+      } else {
         out.push(`${path} (${source}): unknown key`);
       }
     }

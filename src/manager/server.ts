@@ -9,6 +9,7 @@ import { packageRoot } from "../common/package-root.js";
 import { type ManagerConfig, validationLimits } from "./config.js";
 import { type DatabaseHandle, openDatabase } from "./db/client.js";
 import { runMigrations } from "./db/migrate.js";
+import { createFastUnaryHandler } from "./grpc-fast/unary-handler.js";
 import { createFleetHttpHandler } from "./http/fleet-http.js";
 import { createErrorInterceptor } from "./interceptors/errors.js";
 import { createObserveInterceptor } from "./interceptors/observe.js";
@@ -56,6 +57,11 @@ export interface CreateManagerOptions {
   logger?: Logger;
   /** How often WatchNodes polls for new node events (default 1000 ms). */
   watchPollIntervalMs?: number;
+  /**
+   * Serve ManagerService unary calls on the lean node:http2 path
+   * (grpc-fast/, same handlers and interceptors); everything else stays on connect-node.
+   */
+  fastUnaryGrpc?: boolean;
 }
 
 /** Builds a manager from config; main.ts and the tests both use this. */
@@ -72,6 +78,9 @@ export function createManager(
   const serving = createServingState();
   const telemetry = createTelemetry();
   const sessions = new Set<http2.ServerHttp2Session>();
+  // gRPC calls being answered, so shutdown can wait for the answers rather
+  // than for clients to hang up their sessions.
+  const active = new Set<http2.Http2ServerResponse>();
   let grpcPort = 0;
   let httpPort = 0;
 
@@ -160,7 +169,7 @@ export function createManager(
       ];
       const ops = createOpsHttpHandler({ handle: () => database, serving, telemetry, logger });
 
-      const grpcHandler = connectNodeAdapter({
+      const connectGrpcHandler = connectNodeAdapter({
         routes: (router: ConnectRouter) => {
           managerRoutes(services)(router);
           fleetRoutes(services)(router);
@@ -172,6 +181,14 @@ export function createManager(
         grpcWeb: false,
         connect: false,
       });
+      const grpcHandler = opts.fastUnaryGrpc
+        ? createFastUnaryHandler({
+            routes: managerRoutes(services),
+            interceptors,
+            readMaxBytes: limits.requestMaxBytes,
+            fallback: connectGrpcHandler,
+          })
+        : connectGrpcHandler;
       const httpHandler = connectNodeAdapter({
         routes: fleetRoutes(services),
         interceptors,
@@ -188,7 +205,11 @@ export function createManager(
         },
       });
 
-      grpcServer = http2.createServer({}, grpcHandler);
+      grpcServer = http2.createServer({}, (req, res) => {
+        active.add(res);
+        res.once("close", () => active.delete(res));
+        grpcHandler(req, res);
+      });
       grpcServer.on("session", (session) => {
         sessions.add(session);
         session.once("close", () => sessions.delete(session));
@@ -213,19 +234,32 @@ export function createManager(
       // GOAWAY lets in-flight streams finish while refusing new ones; without it
       // a daemon's idle keepalive session would hold the server open forever.
       for (const session of sessions) session.close();
-      const timedOut = await Promise.race([
-        closing.then(() => false),
-        new Promise<boolean>((r) => setTimeout(() => r(true), config.shutdown.timeoutMs).unref()),
-      ]);
-      if (timedOut) {
+      // A call is answered once its response has ended; one refused before its
+      // request was read (over readMaxBytes) never emits "close", so poll.
+      const callsDone = (async () => {
+        while ([...active].some((r) => !r.writableEnded)) {
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      })();
+      const deadline = new Promise<boolean>((r) =>
+        setTimeout(() => r(true), config.shutdown.timeoutMs).unref(),
+      );
+      if (await Promise.race([callsDone.then(() => false), deadline])) {
+        logger.warn(
+          { inFlight: active.size, timeoutMs: config.shutdown.timeoutMs },
+          "gRPC calls outlived the shutdown timeout",
+        );
+      }
+      // Every call is answered; sessions a client keeps open (or half-sent) go now.
+      for (const session of sessions) session.destroy();
+      if (await Promise.race([closing.then(() => false), deadline])) {
         logger.warn(
           { timeoutMs: config.shutdown.timeoutMs },
-          "in-flight calls outlived the shutdown timeout; closing them",
+          "HTTP requests outlived the shutdown timeout",
         );
-        for (const session of sessions) session.destroy();
         httpServer?.closeAllConnections();
-        await closing;
       }
+      await closing;
       grpcServer = undefined;
       httpServer = undefined;
       if (runtime) {
