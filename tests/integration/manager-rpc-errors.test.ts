@@ -8,7 +8,12 @@ import { metrics } from "../../src/manager/db/schema/metrics.js";
 import type { Manager } from "../../src/manager/server.js";
 import { startTestManager, uniqueNodeId } from "../helpers/manager.js";
 
-type MetricInit = MessageInitShape<typeof MetricDataSchema>;
+interface MetricInit {
+  type: string;
+  timestamp: bigint;
+  values: Record<string, number>;
+  labels?: Record<string, string>;
+}
 
 /** The ConnectError of a call that must fail. */
 async function failure(call: Promise<unknown>): Promise<ConnectError> {

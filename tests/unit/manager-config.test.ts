@@ -125,7 +125,7 @@ ingest: { batch_windw: 5ms }
       env: "FLEET_DATA_DIR",
       default: "./.fleet",
     });
-    expect(byKey["log_level"]).toMatchObject({ env: "FLEET_LOG_LEVEL", default: "info" });
+    expect(byKey.log_level).toMatchObject({ env: "FLEET_LOG_LEVEL", default: "info" });
     expect(byKey["heartbeat.interval"]?.default).toBe("1m");
     expect(byKey["retention.days"]?.default).toBe("30");
     expect(byKey["limits.request_max_bytes"]?.default).toBe("4MiB");
@@ -139,7 +139,10 @@ ingest: { batch_windw: 5ms }
       const [path, value] = line.split(/: (.*)/s) as [string, string];
       const parts = path.split(".");
       let cur = nested;
-      for (const p of parts.slice(0, -1)) cur = (cur[p] ??= {}) as Record<string, unknown>;
+      for (const p of parts.slice(0, -1)) {
+        cur[p] ??= {};
+        cur = cur[p] as Record<string, unknown>;
+      }
       cur[parts.at(-1) as string] = JSON.parse(value);
     }
     expect(load(JSON.stringify(nested))).toEqual({ ...MANAGER_DEFAULTS, insecure: false });
