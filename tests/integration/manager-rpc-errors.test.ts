@@ -2,7 +2,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { MetricDataSchema, RegisterNodeRequestSchema } from "../../gen/manager/manager_pb.js";
+import type { RegisterNodeRequestSchema } from "../../gen/manager/manager_pb.js";
 import { createManagerClient, type ManagerClient } from "../../src/daemon/transport/client.js";
 import { metrics } from "../../src/manager/db/schema/metrics.js";
 import type { Manager } from "../../src/manager/server.js";
