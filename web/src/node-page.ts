@@ -19,6 +19,8 @@ interface ChartSpec {
   title: string;
   type: string;
   names: string[];
+  /** The label that names a series in the legend (mount, interface), when present. */
+  labelKey?: string;
   format: (v: number) => string;
 }
 
@@ -31,6 +33,7 @@ const CHARTS: ChartSpec[] = [
     title: "Disk usage by mount",
     type: "disk",
     names: ["usage_percent"],
+    labelKey: "mount",
     format: pct,
   },
   {
@@ -38,6 +41,7 @@ const CHARTS: ChartSpec[] = [
     title: "Network throughput",
     type: "network",
     names: ["rx_bytes_per_second", "tx_bytes_per_second"],
+    labelKey: "interface",
     format: (v) => `${bytes(v)}/s`,
   },
 ];
@@ -175,7 +179,8 @@ export function renderNodePage(
         if (my !== loading) return;
         const parts = results.flatMap((res, i) =>
           res.series.map((s) => {
-            const labels = labelPairs(s.labels).join(" ");
+            const labels =
+              (spec.labelKey && s.labels[spec.labelKey]) || labelPairs(s.labels).join(" ");
             const name =
               spec.names.length > 1 ? (spec.names[i] ?? "").replace(/_per_second$/, "") : "";
             return {

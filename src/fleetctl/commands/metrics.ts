@@ -73,7 +73,16 @@ export async function metricsCommand(ctx: CommandContext): Promise<void> {
     ctx.out(table(rows));
     return;
   }
-  const rows = [["SERIES", "MIN", "AVG", "MAX", "LAST", `${name} (step ${stepSeconds || "raw"}s)`]];
+  const rows = [
+    [
+      "SERIES",
+      "MIN",
+      "AVG",
+      "MAX",
+      "LAST",
+      `${name} (step ${stepSeconds ? `${stepSeconds}s` : "raw"})`,
+    ],
+  ];
   for (const s of res.series) {
     const v = s.points.map((p) => p.value);
     const avg = v.reduce((a, b) => a + b, 0) / v.length;
