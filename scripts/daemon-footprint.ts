@@ -70,8 +70,9 @@ while (Date.now() - t0 < minutes * 60_000) {
   console.log(`t=${s.t.toFixed(0).padStart(5)} s  rss=${(s.kib / 1024).toFixed(1)} MiB`);
 }
 
-// Trend after a one-minute warm-up (JIT, first allocations), by least squares.
-const steady = samples.filter((s) => s.t >= Math.min(60, (minutes * 60) / 4));
+// Trend after a warm-up (JIT, V8 heap sizing: about three minutes of a 10-minute run), by least squares.
+const warmUp = Math.min(Math.max(60, minutes * 60 * 0.3), (minutes * 60) / 2);
+const steady = samples.filter((s) => s.t >= warmUp);
 const n = steady.length;
 const mt = steady.reduce((a, s) => a + s.t, 0) / n;
 const mk = steady.reduce((a, s) => a + s.kib, 0) / n;
@@ -85,7 +86,7 @@ const status = JSON.parse(readFileSync(join(dir, "work", "status.json"), "utf8")
   last_error: unknown;
 };
 console.log(
-  `steady state (${n} samples): min ${(Math.min(...kibs) / 1024).toFixed(1)} MiB, ` +
+  `steady state (t >= ${warmUp} s, ${n} samples): min ${(Math.min(...kibs) / 1024).toFixed(1)} MiB, ` +
     `max ${(Math.max(...kibs) / 1024).toFixed(1)} MiB, mean ${(mk / 1024).toFixed(1)} MiB, ` +
     `trend ${((slope * 3600) / 1024).toFixed(2)} MiB/hour`,
 );
