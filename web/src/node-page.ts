@@ -182,7 +182,7 @@ export function renderNodePage(
             const labels =
               (spec.labelKey && s.labels[spec.labelKey]) || labelPairs(s.labels).join(" ");
             const name =
-              spec.names.length > 1 ? (spec.names[i] ?? "").replace(/_per_second$/, "") : "";
+              spec.names.length > 1 ? (spec.names[i] ?? "").replace(/_bytes_per_second$/, "") : "";
             return {
               label: [labels, name].filter(Boolean).join(" ") || spec.names[i] || spec.key,
               points: s.points.map((p) => ({ t: Number(p.timestamp), v: p.value })),
