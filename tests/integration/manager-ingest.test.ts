@@ -1,0 +1,162 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import { and, count, eq, inArray, like, sql } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createManagerClient, type ManagerClient } from "../../src/daemon/transport/client.js";
+import { metrics } from "../../src/manager/db/schema/metrics.js";
+import type { Manager } from "../../src/manager/server.js";
+import { startTestManager, uniqueNodeId } from "../helpers/manager.js";
+
+const now = () => Math.floor(Date.now() / 1000);
+
+interface MetricInit {
+  type: string;
+  timestamp: bigint;
+  values: Record<string, number>;
+  labels?: Record<string, string>;
+}
+
+/** A daemon-like batch: cpu plus two disks per timestamp. */
+function batchFor(
+  nodeId: string,
+  t0: number,
+  rounds: number,
+): { nodeId: string; metrics: MetricInit[] } {
+  return {
+    nodeId,
+    metrics: Array.from({ length: rounds }, (_, i): MetricInit[] => [
+      { type: "cpu", timestamp: BigInt(t0 - i), values: { usage_percent: i } },
+      { type: "disk", timestamp: BigInt(t0 - i), values: { used: i }, labels: { mount: "/" } },
+      { type: "disk", timestamp: BigInt(t0 - i), values: { used: i }, labels: { mount: "/var" } },
+    ]).flat(),
+  };
+}
+
+describe("idempotent group-commit ingest", () => {
+  let manager: Manager;
+  let client: ManagerClient;
+
+  beforeAll(async () => {
+    // A wider batch window so concurrent requests surely share statements.
+    manager = await startTestManager({
+      ingest: {
+        batchWindowMs: 20,
+        maxBatchRows: 20_000,
+        maxConcurrentBatches: 2,
+        maxPendingRows: 500_000,
+      },
+    });
+    client = createManagerClient({ address: manager.grpcUrl, timeoutMs: 60_000, retry: false });
+  });
+  afterAll(async () => {
+    await manager?.stop();
+  });
+
+  const rowCount = async (nodeIds: string[]) => {
+    const [r] = await manager.database.db
+      .select({ n: count() })
+      .from(metrics)
+      .where(inArray(metrics.nodeId, nodeIds));
+    return r?.n ?? 0;
+  };
+
+  it("the same batch sent twice leaves the row count unchanged", async () => {
+    const nodeId = uniqueNodeId("dup");
+    await client.registerNode({ nodeId, hostname: "h" });
+    const batch = batchFor(nodeId, now(), 20);
+    expect(await client.reportMetrics(batch)).toMatchObject({ success: true, accepted: 60 });
+    expect(await rowCount([nodeId])).toBe(60);
+    expect(await client.reportMetrics(batch)).toMatchObject({ success: true, accepted: 60 });
+    expect(await rowCount([nodeId])).toBe(60);
+    // Label order does not make a new series.
+    const reordered: { nodeId: string; metrics: MetricInit[] } = {
+      nodeId,
+      metrics: [
+        {
+          type: "disk",
+          timestamp: BigInt(now() - 1),
+          values: { used: 1 },
+          labels: { b: "2", a: "1" },
+        },
+      ],
+    };
+    await client.reportMetrics(reordered);
+    await client.reportMetrics({
+      nodeId,
+      metrics: [{ ...(reordered.metrics[0] as MetricInit), labels: { a: "1", b: "2" } }],
+    });
+    expect(await rowCount([nodeId])).toBe(61);
+  });
+
+  it("200 nodes reporting concurrently (twice each) end with every row exactly once", async () => {
+    const prefix = uniqueNodeId("fleet200");
+    const ids = Array.from({ length: 200 }, (_, i) => `${prefix}-${i}`);
+    await Promise.all(ids.map((nodeId) => client.registerNode({ nodeId, hostname: nodeId })));
+    const t0 = now();
+    const before = await manager.runtime.telemetry.ingestBatchRequests.get();
+    const results = await Promise.all(
+      [...ids, ...ids].map((nodeId) => client.reportMetrics(batchFor(nodeId, t0, 10))),
+    );
+    for (const r of results) expect(r).toMatchObject({ success: true, accepted: 30, rejected: 0 });
+    expect(await rowCount(ids)).toBe(200 * 30);
+    const perSeries = await manager.database.db.execute(sql`
+      select count(*)::int as n from (
+        select node_id, type, labels, ts, count(*) c from metrics
+         where node_id like ${`${prefix}-%`} group by 1, 2, 3, 4 having count(*) > 1) d`);
+    const dupRows = (
+      Array.isArray(perSeries) ? perSeries : (perSeries as { rows: unknown[] }).rows
+    ) as {
+      n: number;
+    }[];
+    expect(Number(dupRows[0]?.n)).toBe(0);
+    // Group commit: 400 requests went out in far fewer statements.
+    const after = await manager.runtime.telemetry.ingestBatchRequests.get();
+    const sum = (m: typeof after, name: string) =>
+      m.values.filter((v) => v.metricName === name).reduce((a, v) => a + v.value, 0);
+    const statements =
+      sum(after, "fleet_ingest_batch_requests_count") -
+      sum(before, "fleet_ingest_batch_requests_count");
+    const requests =
+      sum(after, "fleet_ingest_batch_requests_sum") -
+      sum(before, "fleet_ingest_batch_requests_sum");
+    expect(requests).toBe(400);
+    expect(statements).toBeLessThan(100);
+    const stored = await manager.database.db
+      .select({ n: count() })
+      .from(metrics)
+      .where(and(like(metrics.nodeId, `${prefix}-%`), eq(metrics.type, "cpu")));
+    expect(stored[0]?.n).toBe(200 * 10);
+  });
+
+  it("overload: more queued rows than max_pending_rows → UNAVAILABLE, nothing half-stored", async () => {
+    const small = await startTestManager({
+      ingest: {
+        batchWindowMs: 200,
+        maxBatchRows: 20_000,
+        maxConcurrentBatches: 1,
+        maxPendingRows: 100,
+      },
+    });
+    try {
+      const c = createManagerClient({ address: small.grpcUrl, timeoutMs: 20_000, retry: false });
+      const nodeId = uniqueNodeId("overload");
+      await c.registerNode({ nodeId });
+      const first = c.reportMetrics(batchFor(nodeId, now(), 30)); // 90 rows wait in the window
+      const err = await c.reportMetrics(batchFor(nodeId, now() - 100, 10)).then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e),
+      );
+      expect(err?.code).toBe(Code.Unavailable);
+      expect(err?.rawMessage).toBe(
+        "metrics: 90 rows already waiting to be stored (limit 100); retry later",
+      );
+      expect(await first).toMatchObject({ accepted: 90 });
+      const [r] = await small.database.db
+        .select({ n: count() })
+        .from(metrics)
+        .where(eq(metrics.nodeId, nodeId));
+      expect(r?.n).toBe(90);
+    } finally {
+      await small.stop();
+    }
+  });
+});
