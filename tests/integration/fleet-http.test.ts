@@ -8,8 +8,11 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManagerService } from "../../gen/manager/manager_pb.js";
+import { createLogger } from "../../src/common/logging.js";
 import { createDashboardHandler } from "../../src/manager/http/dashboard.js";
+import { createFleetHttpHandler } from "../../src/manager/http/fleet-http.js";
 import type { Manager } from "../../src/manager/server.js";
+import { createFleetQueryService } from "../../src/manager/services/fleet-query.js";
 import { startFleetManager } from "../helpers/fleet-seed.js";
 import { uniqueNodeId } from "../helpers/manager.js";
 
@@ -86,6 +89,29 @@ describe("/metrics/fleet: Prometheus exposition of every node's latest values", 
     );
     // One HELP and TYPE per family.
     expect(text.match(/^# TYPE fleet_node_up gauge$/gm)).toHaveLength(1);
+  });
+
+  it("requires the API token when one is configured", async () => {
+    const handler = createFleetHttpHandler({
+      fleet: createFleetQueryService(manager.database.db),
+      webRoot: join(tmpdir(), "fleet-no-web"),
+      logger: createLogger("fleet-http-test", "silent"),
+      apiToken: "t0ken",
+    });
+    const server = http.createServer((req, res) => {
+      if (!handler(req, res)) res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/metrics/fleet`;
+      expect((await fetch(url)).status).toBe(401);
+      expect((await fetch(url, { headers: { authorization: "Bearer nope!" } })).status).toBe(401);
+      const ok = await fetch(url, { headers: { authorization: "Bearer t0ken" } });
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toContain(`fleet_node_up{node_id="${a}"} 1`);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it("passes `promtool check metrics`", (ctx) => {

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from "node:crypto";
 import type { Logger } from "../../common/logging.js";
 import type { FleetQueryService } from "../services/fleet-query.js";
 import { createDashboardHandler, type HttpRequest, type HttpResponse } from "./dashboard.js";
@@ -8,6 +9,19 @@ export interface FleetHttpOptions {
   /** Folder with the built dashboard (dist/web). */
   webRoot: string;
   logger: Logger;
+  /**
+   * When set, `/metrics/fleet` requires `Authorization: Bearer <token>` (the
+   * FleetService token; Prometheus sends it with `authorization.credentials`).
+   * The dashboard's files carry no data and stay public.
+   */
+  apiToken?: string | undefined;
+}
+
+/** Constant-time check of an `Authorization: Bearer` header. */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const got = Buffer.from(/^Bearer (.+)$/i.exec(header ?? "")?.[1] ?? "", "utf8");
+  const want = Buffer.from(token, "utf8");
+  return got.length === want.length && timingSafeEqual(got, want);
 }
 
 /**
@@ -24,6 +38,14 @@ export function createFleetHttpHandler(opts: FleetHttpOptions) {
   return (req: HttpRequest, res: HttpResponse): boolean => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/metrics/fleet") {
+      if (opts.apiToken && !bearerMatches(req.headers.authorization, opts.apiToken)) {
+        res.writeHead(401, {
+          "content-type": "text/plain; charset=utf-8",
+          "www-authenticate": 'Bearer realm="fleet"',
+        });
+        res.end("unauthenticated: send Authorization: Bearer <FLEET_API_TOKEN>\n");
+        return true;
+      }
       opts.fleet
         .exposition()
         .then(({ nodes, latest }) => {
