@@ -121,6 +121,15 @@ describe("the fleet-daemon process", () => {
     expect(unlogged.length).toBeLessThanOrEqual(5);
   });
 
+  it("SIGINT stops it cleanly too", async () => {
+    const dir = tempDir();
+    const d = spawnDaemon(["--config", writeDaemonYaml(dir, address, uniqueNodeId("int"))]);
+    await d.next((e) => e.msg === "reported");
+    d.child.kill("SIGINT");
+    expect((await d.exited).code).toBe(0);
+    expect(d.events.some((e) => e.msg === "fleet-daemon stopped")).toBe(true);
+  });
+
   it("SIGTERM flushes, exits 0, and `fleet-daemon status` shows the state", async () => {
     const nodeId = uniqueNodeId("term");
     const dir = tempDir();

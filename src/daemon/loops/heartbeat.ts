@@ -24,6 +24,8 @@ export interface HeartbeatLoopOptions {
  */
 export async function runHeartbeatLoop(o: HeartbeatLoopOptions): Promise<void> {
   while (!o.signal.aborted) {
+    // Registered first, so the first wait already uses the interval the manager asked for.
+    if (!(await o.registration.ensure())) break;
     await sleep(jitter(o.health.heartbeatIntervalMs, 0.1, o.random), o.signal);
     if (o.signal.aborted || !(await o.registration.ensure())) break;
     try {
