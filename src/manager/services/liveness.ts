@@ -144,10 +144,15 @@ export function createLiveness(deps: {
     graceSeconds,
     /** Runs one sweep now (tests, and the timer). */
     sweep: (now = new Date()) => {
-      const run = ticking.then(() => sweep(now));
-      ticking = run.then(refreshCounts).catch((err: unknown) => {
-        logger.error({ err }, "liveness sweep failed");
+      const run = ticking.then(async () => {
+        const result = await sweep(now);
+        await refreshCounts();
+        return result;
       });
+      ticking = run.then(
+        () => undefined,
+        (err: unknown) => logger.error({ err }, "liveness sweep failed"),
+      );
       return run;
     },
     isLeader: () => lock !== undefined,
