@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/profile.ts [manager|empty-connect|…] [seconds]`:
+ * `node --import tsx bench/profile.ts [manager|empty-connect|empty-fast|…] [seconds] [fast|connect]`:
  * runs one server under `node --cpu-prof` while h2load sends Heartbeat RPCs
  * (c50 × m10), then prints where the server's CPU time went (self time by
  * package and by function). Profiles land in bench/results/prof/.
@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { HeartbeatRequestSchema } from "../gen/manager/manager_pb.js";
-import { RESULTS_DIR, startServerChild } from "./lib/child.js";
+import { managerEnv, RESULTS_DIR, type Stack, startServerChild } from "./lib/child.js";
 import { summarizeProfile } from "./lib/cpuprofile.js";
 import { runH2load } from "./lib/h2load.js";
 import { startLoadGenerator } from "./lib/loadgen-client.js";
@@ -17,8 +17,8 @@ import { grpcFrame } from "./lib/raw-grpc.js";
 
 const target = process.argv[2] ?? "manager";
 const seconds = Number(process.argv[3] ?? 8);
-const extraConfig = process.argv[4] ?? "{}";
-const dir = join(RESULTS_DIR, "prof", target);
+const stack = (process.argv[4] ?? "fast") as Stack;
+const dir = join(RESULTS_DIR, "prof", target === "manager" ? `manager-${stack}` : target);
 rmSync(dir, { recursive: true, force: true });
 mkdirSync(dir, { recursive: true });
 
@@ -26,15 +26,8 @@ const db = target === "manager" ? await createBenchDatabase("profile") : undefin
 const server = await startServerChild(`${target}.ts`, {
   name: `profile-${target}`,
   execArgv: ["--cpu-prof", `--cpu-prof-dir=${dir}`],
-  env: db
-    ? {
-        BENCH_MANAGER_CONFIG: JSON.stringify({
-          databaseUrl: db.url,
-          dataDir: "",
-          ...(JSON.parse(extraConfig) as object),
-        }),
-      }
-    : {},
+  // One node id only: the per-node heartbeat rate limit would turn the run into refusals.
+  env: db ? managerEnv(db.url, stack, { admission: { heartbeatsPerSecond: 0 } }) : {},
 });
 try {
   if (db) {

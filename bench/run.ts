@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only ingest,heartbeat]`: runs each case
+ * `npm run bench [-- --quick] [--only ingest,heartbeat] [--stack fast|connect]`: runs each case
  * with its own side-by-side baseline, prints a table and `ratio <name> <value>`
  * lines, and writes bench/results/latest.json. Exits non-zero only when a case
  * errors; a missed target is printed, not failed.
@@ -26,6 +26,10 @@ const CASES: Record<string, BenchCase> = {
 
 const argv = process.argv.slice(2);
 const quick = argv.includes("--quick");
+const stackIdx = argv.indexOf("--stack");
+const stack = (stackIdx >= 0 ? argv[stackIdx + 1] : "fast") as "fast" | "connect";
+if (stack !== "fast" && stack !== "connect")
+  throw new Error(`--stack: fast or connect, got ${stack}`);
 const onlyIdx = argv.indexOf("--only");
 const only = onlyIdx >= 0 ? (argv[onlyIdx + 1] ?? "").split(",") : Object.keys(CASES);
 const t0 = Date.now();
@@ -43,7 +47,7 @@ for (const name of only) {
   log(`case ${name} …`);
   const c0 = Date.now();
   try {
-    const r = await run({ quick, log });
+    const r = await run({ quick, stack, log });
     results.push(r);
     log(`case ${name} done in ${((Date.now() - c0) / 1000).toFixed(0)} s`);
   } catch (err) {
@@ -54,7 +58,9 @@ for (const name of only) {
 
 const cpu = os.cpus();
 const machine = `${cpu.length} × ${cpu[0]?.model.trim() ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}`;
-console.log(`\nfleet bench ${quick ? "--quick " : ""}${new Date().toISOString()} on ${machine}\n`);
+console.log(
+  `\nfleet bench ${quick ? "--quick " : ""}--stack ${stack} ${new Date().toISOString()} on ${machine}\n`,
+);
 console.log(renderTable(results));
 console.log("");
 for (const r of results) for (const n of r.notes) console.log(`note ${r.name}: ${n}`);

@@ -10,7 +10,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildForBench } from "../lib/build.js";
-import { REPO_DIR, startServerChild, stopChild } from "../lib/child.js";
+import { managerEnv, REPO_DIR, startServerChild, stopChild } from "../lib/child.js";
 import { createBenchDatabase } from "../lib/pg.js";
 import { processCpuMs, processRssBytes } from "../lib/proc.js";
 import type { BenchOptions, BenchRow, CaseResult } from "../lib/report.js";
@@ -56,7 +56,7 @@ export async function daemonCase(opts: BenchOptions): Promise<CaseResult> {
   const work = mkdtempSync(join(tmpdir(), "fleet-bench-daemon-"));
   const manager = await startServerChild("manager.ts", {
     name: "daemon-manager",
-    env: { BENCH_MANAGER_CONFIG: JSON.stringify({ databaseUrl: db.url, dataDir: "" }) },
+    env: managerEnv(db.url, opts.stack),
   });
   const children: ChildProcess[] = [];
   let scrape: NodeJS.Timeout | undefined;

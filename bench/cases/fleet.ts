@@ -4,7 +4,7 @@
  * 100 ms and zero errors. Steps up (doubling) until a step fails.
  */
 import postgres from "postgres";
-import { startServerChild } from "../lib/child.js";
+import { managerEnv, startServerChild } from "../lib/child.js";
 import { startLoadGenerator } from "../lib/loadgen-client.js";
 import { errorCount, type GenResult } from "../lib/loadgen-protocol.js";
 import { createBenchDatabase } from "../lib/pg.js";
@@ -25,13 +25,13 @@ interface Step {
 export async function fleetCase(opts: BenchOptions): Promise<CaseResult> {
   const windowS = opts.quick ? 6 : 30;
   const maxSteps = opts.quick ? 5 : 9;
-  const budgetMs = (opts.quick ? 50 : 480) * 1000;
+  const budgetMs = (opts.quick ? 40 : 480) * 1000;
   const prefix = "fl";
   const db = await createBenchDatabase("fleet");
   const sql = postgres(db.url, { max: 1, onnotice: () => {} });
   const manager = await startServerChild("manager.ts", {
     name: "fleet-manager",
-    env: { BENCH_MANAGER_CONFIG: JSON.stringify({ databaseUrl: db.url, dataDir: "" }) },
+    env: managerEnv(db.url, opts.stack),
   });
   const gen = await startLoadGenerator();
   const steps: Step[] = [];

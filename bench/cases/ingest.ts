@@ -4,7 +4,7 @@
  * the same shape, measured side by side in the same database.
  */
 import postgres from "postgres";
-import { startServerChild } from "../lib/child.js";
+import { managerEnv, startServerChild } from "../lib/child.js";
 import { startLoadGenerator } from "../lib/loadgen-client.js";
 import { errorCount, type GenResult } from "../lib/loadgen-protocol.js";
 import { benchMetric, benchNodeId } from "../lib/metric-rows.js";
@@ -27,7 +27,7 @@ export async function ingestCase(opts: BenchOptions): Promise<CaseResult> {
   const sql = postgres(db.url, { max: 2, onnotice: () => {} });
   const manager = await startServerChild("manager.ts", {
     name: "ingest-manager",
-    env: { BENCH_MANAGER_CONFIG: JSON.stringify({ databaseUrl: db.url, dataDir: "" }) },
+    env: managerEnv(db.url, opts.stack),
   });
   const gen = await startLoadGenerator();
   try {

@@ -8,7 +8,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import postgres from "postgres";
 import { FleetService } from "../../gen/fleet/v1/fleet_pb.js";
-import { startServerChild } from "../lib/child.js";
+import { managerEnv, startServerChild } from "../lib/child.js";
 import { createBenchDatabase } from "../lib/pg.js";
 import type { BenchOptions, CaseResult } from "../lib/report.js";
 import { quantile, Samples } from "../lib/stats.js";
@@ -25,7 +25,7 @@ export async function queryCase(opts: BenchOptions): Promise<CaseResult> {
   const sql = postgres(db.url, { max: 1, onnotice: () => {} });
   const manager = await startServerChild("manager.ts", {
     name: "query-manager",
-    env: { BENCH_MANAGER_CONFIG: JSON.stringify({ databaseUrl: db.url, dataDir: "" }) },
+    env: managerEnv(db.url, opts.stack),
   });
   try {
     const now = Math.floor(Date.now() / 1000);

@@ -90,3 +90,18 @@ export function stopChild(child: ChildProcess, graceMs: number): Promise<void> {
     child.kill("SIGTERM");
   });
 }
+
+/** The RPC stack the bench runs the manager on: `--stack fast|connect` (default fast). */
+export type Stack = "fast" | "connect";
+
+/** Environment for bench/servers/manager.ts: database plus the chosen stack. */
+export function managerEnv(
+  databaseUrl: string,
+  stack: Stack,
+  config: Record<string, unknown> = {},
+): Record<string, string> {
+  return {
+    BENCH_MANAGER_CONFIG: JSON.stringify({ databaseUrl, dataDir: "", ...config }),
+    BENCH_MANAGER_OPTIONS: JSON.stringify({ fastUnaryGrpc: stack === "fast" }),
+  };
+}

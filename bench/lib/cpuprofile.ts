@@ -21,7 +21,7 @@ export function bucketOf(url: string, fn: string): string {
   return url;
 }
 
-/** Self time by bucket and by function, in ms and share of non-idle samples. */
+/** Self time by bucket and by function, in ms and share of all samples (idle included). */
 export function summarizeProfile(path: string, topN = 25) {
   const prof = JSON.parse(readFileSync(path, "utf8")) as {
     nodes: ProfileNode[];
@@ -34,12 +34,14 @@ export function summarizeProfile(path: string, topN = 25) {
   const byBucket = new Map<string, number>();
   const byFn = new Map<string, number>();
   let busy = 0;
+  let all = 0;
   for (const n of prof.nodes) {
     const hits = n.hitCount ?? 0;
     if (!hits) continue;
     const { functionName, url, lineNumber } = n.callFrame;
     const b = bucketOf(url, functionName);
     byBucket.set(b, (byBucket.get(b) ?? 0) + hits);
+    all += hits;
     if (b !== "(idle)") busy += hits;
     const key = `${functionName || "(anonymous)"} ${url.replace(/.*node_modules\//, "").replace(/.*\/work\/main\//, "")}:${lineNumber + 1}`;
     byFn.set(key, (byFn.get(key) ?? 0) + hits);
@@ -48,7 +50,7 @@ export function summarizeProfile(path: string, topN = 25) {
     [...m.entries()]
       .sort((a, b) => b[1] - a[1])
       .slice(0, topN)
-      .map(([k, v]) => ({ name: k, ms: v * perSampleMs, share: busy ? v / busy : 0 }));
+      .map(([k, v]) => ({ name: k, ms: v * perSampleMs, share: all ? v / all : 0 }));
   return {
     wallMs: totalUs / 1000,
     busyMs: busy * perSampleMs,

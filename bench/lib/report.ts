@@ -18,6 +18,8 @@ export interface CaseResult {
 
 export interface BenchOptions {
   quick: boolean;
+  /** The manager's RPC stack for ManagerService calls. */
+  stack: "fast" | "connect";
   /** Log progress lines to stderr. */
   log: (msg: string) => void;
 }

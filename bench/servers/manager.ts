@@ -1,6 +1,7 @@
 /**
  * The real manager in its own process: createManager with MANAGER_DEFAULTS,
- * both ports on 127.0.0.1:0, plus overrides from BENCH_MANAGER_CONFIG (JSON).
+ * both ports on 127.0.0.1:0, plus overrides from BENCH_MANAGER_CONFIG (JSON)
+ * and createManager options from BENCH_MANAGER_OPTIONS (JSON, e.g. fastUnaryGrpc).
  */
 import { createLogger } from "../../src/common/logging.js";
 import { MANAGER_DEFAULTS, type ManagerConfig } from "../../src/manager/config.js";
@@ -23,7 +24,13 @@ const config: ManagerConfig = merge(
   },
   overrides,
 );
-const manager = createManager(config, { logger: createLogger("bench-manager", config.logLevel) });
+const options = JSON.parse(process.env.BENCH_MANAGER_OPTIONS ?? "{}") as {
+  fastUnaryGrpc?: boolean;
+};
+const manager = createManager(config, {
+  ...options,
+  logger: createLogger("bench-manager", config.logLevel),
+});
 const ports = await manager.start();
 process.stdout.write(`READY ${JSON.stringify(ports)}\n`);
 process.once("SIGTERM", () => {
