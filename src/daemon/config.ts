@@ -25,7 +25,7 @@ export interface DaemonConfig {
     /** host:port of the manager's gRPC port. */
     address: string;
     tls: { certFile: string; keyFile: string; caFile: string } | undefined;
-    /** Reserved for enrollment-token authentication (a later issue); parsed and checked readable. */
+    /** Enrollment token file, sent as `Authorization: Bearer` on every call; checked readable at start. */
     tokenFile: string;
     heartbeatIntervalMs: number;
     reconnectIntervalMs: number;

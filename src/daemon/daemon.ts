@@ -89,6 +89,7 @@ export function createDaemon(config: Readonly<DaemonConfig>, opts: CreateDaemonO
         address: config.manager.address,
         timeoutMs: config.manager.timeoutMs,
         tls: config.manager.tls,
+        tokenFile: config.manager.tokenFile || undefined,
         retry: {
           onRetry: ({ code, delayMs }) => {
             health.retries++;

@@ -57,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
       address: config.manager.address,
       timeoutMs: config.manager.timeoutMs,
       tls: config.manager.tls,
+      tokenFile: config.manager.tokenFile || undefined,
       // One quick retry for a blip; an unreachable manager fails within seconds.
       retry: { maxAttempts: 2, maxElapsedMs: 2_000 },
     });

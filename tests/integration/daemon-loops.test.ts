@@ -92,12 +92,13 @@ describe("fleet-daemon loops against a real manager", () => {
       await manager.stop();
       const downAt = Date.now();
       // Down for a while: at least 4 rounds of every collector pile up in the spool.
-      await waitFor("a backlog", () => daemon.spool.stats().batches >= 16);
+      await waitFor(
+        "a backlog, 3 s down",
+        () => daemon.spool.stats().batches >= 16 && Date.now() - downAt >= 3_000,
+      );
       expect(daemon.health.lastError?.code).toBe("Unavailable");
       manager = await start(port);
-      const upAt = Date.now();
       await waitFor("backlog drained", () => daemon.spool.stats().batches <= 2, 30_000);
-      expect(upAt - downAt).toBeGreaterThan(3_000);
     } finally {
       await daemon.stop();
     }
@@ -127,8 +128,8 @@ describe("fleet-daemon loops against a real manager", () => {
     const calls = events.filter((e) => e.msg === "reporting");
     // The backlog takes 16 calls of 64 batches.
     expect(calls.length).toBeGreaterThanOrEqual(16);
-    // Each fresh round goes out in the first call that starts after it was spooled (or the
-    // one after, if a call was already picking), not after the backlog.
+    // Each fresh round goes out within the first calls logged after it was spooled (one may
+    // be in flight and the next already picking when it lands), not after the backlog.
     const fresh = events.filter((e) => e.msg === "spooled" && e.type === "cpu");
     expect(fresh.length).toBeGreaterThan(0);
     for (const f of fresh) {
@@ -136,7 +137,7 @@ describe("fleet-daemon loops against a real manager", () => {
       if (later.length < 2) continue;
       const sentIn = later.findIndex((e) => (e.seqs as number[]).includes(Number(f.seq)));
       expect(sentIn, `cpu batch ${f.seq}`).toBeGreaterThanOrEqual(0);
-      expect(sentIn).toBeLessThanOrEqual(1);
+      expect(sentIn).toBeLessThanOrEqual(2);
     }
     expect(await rowCount(manager, nodeId)).toBe(1000 + spooledSamples(events));
   });

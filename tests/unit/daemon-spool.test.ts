@@ -76,6 +76,16 @@ describe("spool", () => {
     expect(second.map((b) => b.samples[0]?.timestamp)).toEqual([9, 3, 4]);
   });
 
+  it("gives half a call to the newest batches and half to the backlog", async () => {
+    const s = await openSpool({ dir: tmp(), maxBytes: 1 << 20 });
+    for (let ts = 1; ts <= 20; ts++) await s.append([sample(ts)]);
+    const picked = await s.pick({ maxSamples: 1000, maxBatches: 8 });
+    expect(picked.map((b) => b.samples[0]?.timestamp)).toEqual([20, 19, 18, 17, 1, 2, 3, 4]);
+    // With no backlog, one call takes everything.
+    const all = await s.pick({ maxSamples: 1000, maxBatches: 64 });
+    expect(all).toHaveLength(12);
+  });
+
   it("wakes a waiting sender on append", async () => {
     const s = await openSpool({ dir: tmp(), maxBytes: 1 << 20 });
     let woke = false;

@@ -133,7 +133,7 @@ export interface ReportLoopOptions {
 }
 
 /**
- * Sends whatever the spool holds, newest batch first and then the backlog, so
+ * Sends whatever the spool holds, half of each call fresh and half backlog, so
  * a long outage drains without starving fresh data. After a failure it backs
  * off with jitter; the interceptor has already retried within the call.
  */

@@ -33,9 +33,9 @@ export interface Spool {
   /** Writes a batch durably; resolves once it is on disk. */
   append(samples: MetricSample[]): Promise<SpoolBatch>;
   /**
-   * Batches to send next: the newest first (fresh data is never starved), then
-   * the oldest backlog, up to the limits. Picked batches are in flight until
-   * acked or released.
+   * Batches to send next: up to half the limits from the newest (fresh data is
+   * never starved), the rest from the oldest (the backlog drains in order).
+   * Picked batches are in flight until acked or released.
    */
   pick(limits: { maxSamples: number; maxBatches: number }): Promise<SpoolBatch[]>;
   /** The manager stored these: delete them. */
@@ -191,24 +191,31 @@ export async function openSpool(opts: SpoolOptions): Promise<Spool> {
     async pick({ maxSamples, maxBatches }) {
       const out: SpoolBatch[] = [];
       let count = 0;
-      const free = () => entries.filter((e) => !inFlight.has(e.seq));
-      const take = async (e: Entry) => {
+      // Uses the entry counts from the file names, so a full call reads no file it will not send.
+      const take = async (e: Entry, batchLimit: number, sampleLimit: number) => {
+        if (inFlight.has(e.seq)) return true;
+        if (out.length >= batchLimit) return false;
+        if (out.length > 0 && count + e.count > sampleLimit) return false;
         const samples = await readBatch(e);
         if (!samples) return true;
-        if (out.length > 0 && count + samples.length > maxSamples) return false;
         inFlight.add(e.seq);
         out.push({ seq: e.seq, samples });
         count += samples.length;
         return true;
       };
-      const newest = free().at(-1);
-      if (newest) await take(newest);
-      for (const e of free()) {
-        if (out.length >= maxBatches || count >= maxSamples) break;
-        if (!(await take(e))) break;
+      const snapshot = entries.filter((e) => !inFlight.has(e.seq));
+      // Half the call for the newest batches, so fresh data is never starved by a backlog…
+      for (let i = snapshot.length - 1; i >= 0; i--) {
+        const e = snapshot[i] as Entry;
+        if (!(await take(e, Math.max(1, maxBatches / 2), maxSamples / 2))) break;
+      }
+      // …and the rest for the backlog, oldest first, so it drains in order.
+      for (const e of snapshot) {
+        if (!(await take(e, maxBatches, maxSamples))) break;
       }
       return out;
     },
+
     async ack(seqs) {
       for (const seq of seqs) {
         const e = remove(seq);

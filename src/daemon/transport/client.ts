@@ -18,6 +18,8 @@ export interface ManagerClientOptions {
   retry?: Partial<RetryOptions> | false;
   /** Extra interceptors, outermost first, before retry and deadline. */
   interceptors?: Interceptor[];
+  /** File holding the enrollment token (`manager.token_file`), sent as `Authorization: Bearer`. */
+  tokenFile?: string | undefined;
 }
 
 export interface ManagerConnection {
@@ -48,6 +50,7 @@ export function createManagerConnection(opts: ManagerClientOptions): ManagerConn
     tlsOptions,
   );
   const interceptors = [
+    ...(opts.tokenFile ? [createTokenInterceptor(opts.tokenFile)] : []),
     ...(opts.interceptors ?? []),
     ...(opts.retry === false ? [] : [createRetryInterceptor(opts.retry ?? {})]),
     // Innermost, so each attempt gets the whole manager.timeout.
@@ -71,6 +74,18 @@ export function createManagerConnection(opts: ManagerClientOptions): ManagerConn
       const hint = tlsHint(found);
       return `${text}; TLS probe: ${found}${hint ? ` — ${hint}` : ""}`;
     },
+  };
+}
+
+/**
+ * Sends the enrollment token from `manager.token_file`, read again on every
+ * call so a rotated secret (Kubernetes, compose) is picked up without a restart.
+ */
+function createTokenInterceptor(tokenFile: string): Interceptor {
+  return (next) => (req) => {
+    const token = readFileSync(tokenFile, "utf8").trim();
+    if (token) req.header.set("authorization", `Bearer ${token}`);
+    return next(req);
   };
 }
 
