@@ -33,6 +33,7 @@ if (stack !== "fast" && stack !== "connect")
 const onlyIdx = argv.indexOf("--only");
 const only = onlyIdx >= 0 ? (argv[onlyIdx + 1] ?? "").split(",") : Object.keys(CASES);
 const t0 = Date.now();
+const load0 = os.loadavg()[0] ?? 0;
 const log = (msg: string) =>
   process.stderr.write(`[bench +${((Date.now() - t0) / 1000).toFixed(0)}s] ${msg}\n`);
 
@@ -58,8 +59,9 @@ for (const name of only) {
 
 const cpu = os.cpus();
 const machine = `${cpu.length} × ${cpu[0]?.model.trim() ?? "cpu"}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Linux ${os.release()}, Node ${process.version}`;
+const load = `load average ${load0.toFixed(1)} at start, ${(os.loadavg()[0] ?? 0).toFixed(1)} at end (${cpu.length} cores shared)`;
 console.log(
-  `\nfleet bench ${quick ? "--quick " : ""}--stack ${stack} ${new Date().toISOString()} on ${machine}\n`,
+  `\nfleet bench ${quick ? "--quick " : ""}--stack ${stack} ${new Date().toISOString()} on ${machine}; ${load}\n`,
 );
 console.log(renderTable(results));
 console.log("");
@@ -80,7 +82,9 @@ writeFileSync(
     {
       date: new Date().toISOString(),
       quick,
+      stack,
       machine,
+      load,
       seconds: (Date.now() - t0) / 1000,
       results,
       failures,

@@ -42,8 +42,8 @@ export async function fleetCase(opts: BenchOptions): Promise<CaseResult> {
       if (n <= seeded) return;
       // Nodes are inserted in SQL (registering 100k nodes over RPC would take most of the budget).
       await sql`
-        insert into nodes (node_id, hostname, os, arch)
-        select ${`${prefix}-`} || g, 'host-' || g, 'linux', 'amd64'
+        insert into nodes (node_id, hostname, os, arch, last_seen_at)
+        select ${`${prefix}-`} || g, 'host-' || g, 'linux', 'amd64', now()
         from generate_series(${seeded}::int, ${n - 1}::int) g
         on conflict do nothing`;
       seeded = n;
@@ -53,6 +53,7 @@ export async function fleetCase(opts: BenchOptions): Promise<CaseResult> {
     let nodes = opts.quick ? 2500 : 5000;
     let lastPass = 0;
     let firstFail = 0;
+    let retried = false;
     for (let i = 0; i < maxSteps && Date.now() - t0 < budgetMs; i++) {
       await seed(nodes);
       managerCpu.reset();
@@ -94,8 +95,19 @@ export async function fleetCase(opts: BenchOptions): Promise<CaseResult> {
       };
       steps.push(step);
       opts.log(
-        `fleet ${nodes} nodes: ${rate.toFixed(0)} RPC/s, p50 ${res.p50Ms.toFixed(1)} ms, p99 ${res.p99Ms.toFixed(1)} ms, errors ${errors}, manager ${step.managerCores.toFixed(2)} cores, generator ${res.generatorCores.toFixed(2)} cores, machine ${step.machineCores.toFixed(2)} — ${step.pass ? "pass" : `FAIL (${why})`}`,
+        `fleet ${nodes} nodes: ${rate.toFixed(0)} RPC/s, p50 ${res.p50Ms.toFixed(1)} ms, p99 ${res.p99Ms.toFixed(1)} ms (heartbeat ${res.extra.heartbeatP99Ms?.toFixed(1)}, report ${res.extra.reportP99Ms?.toFixed(1)}), errors ${errors}, manager ${step.managerCores.toFixed(2)} cores, generator ${res.generatorCores.toFixed(2)} cores, machine ${step.machineCores.toFixed(2)} — ${step.pass ? "pass" : `FAIL (${why})`}`,
       );
+      // A latency-only miss while the manager idles and the machine is saturated by
+      // others looks disturbed: measure that step once more before believing it.
+      const disturbed =
+        !step.pass && errors === 0 && step.managerCores < 0.5 && step.machineCores > 1.8;
+      if (disturbed && !retried) {
+        retried = true;
+        opts.log(`fleet ${nodes} nodes: looks disturbed (machine busy, manager idle); repeating`);
+        await new Promise((r) => setTimeout(r, 3000));
+        continue;
+      }
+      retried = false;
       if (step.pass) lastPass = Math.max(lastPass, nodes);
       else firstFail = firstFail ? Math.min(firstFail, nodes) : nodes;
       // Double until the first failure, then bisect between the last pass and it.
@@ -110,7 +122,7 @@ export async function fleetCase(opts: BenchOptions): Promise<CaseResult> {
       measure: `${s.nodes.toLocaleString("en-US")} nodes`,
       value: s.pass ? "pass" : "FAIL",
       unit: "",
-      note: `${(s.res.extra.rpcPerSecond ?? 0).toFixed(0)} RPC/s, p50 ${s.res.p50Ms.toFixed(1)} ms, p99 ${s.res.p99Ms.toFixed(1)} ms, manager ${s.managerCores.toFixed(2)} cores, generator ${s.res.generatorCores.toFixed(2)} cores, machine ${s.machineCores.toFixed(2)}${s.pass ? "" : `; ${s.why}`}`,
+      note: `${(s.res.extra.rpcPerSecond ?? 0).toFixed(0)} RPC/s, p50 ${s.res.p50Ms.toFixed(1)} ms, p99 ${s.res.p99Ms.toFixed(1)} ms (heartbeat ${s.res.extra.heartbeatP99Ms?.toFixed(0)}, report ${s.res.extra.reportP99Ms?.toFixed(0)}), manager ${s.managerCores.toFixed(2)} cores, generator ${s.res.generatorCores.toFixed(2)} cores, machine ${s.machineCores.toFixed(2)}${s.pass ? "" : `; ${s.why}`}`,
     }));
     rows.push({
       measure: "largest fleet held",

@@ -225,6 +225,8 @@ async function fleet(client: RawGrpcClient, cmd: Extract<GenCommand, { op: "flee
     schedule(t0 + Math.random() * repMs, -i - 1);
   }
   const tally = new Tally();
+  const hbLat = new Samples();
+  const repLat = new Samples();
   let inflight = 0;
   let hbSent = 0;
   let reportsSent = 0;
@@ -248,6 +250,7 @@ async function fleet(client: RawGrpcClient, cmd: Extract<GenCommand, { op: "flee
       .then((r) => {
         inflight--;
         tally.record(r.status, r.message, r.latencyMs);
+        (isHb ? hbLat : repLat).push(r.latencyMs);
         pending.delete(p);
       });
     pending.add(p);
@@ -284,6 +287,8 @@ async function fleet(client: RawGrpcClient, cmd: Extract<GenCommand, { op: "flee
     reports: reportsSent,
     rpcPerSecond: (hbSent + reportsSent) / cmd.seconds,
     schedulerMaxLagMs: maxLagMs,
+    heartbeatP99Ms: quantile(hbLat.values(), 0.99),
+    reportP99Ms: quantile(repLat.values(), 0.99),
   });
 }
 
