@@ -186,8 +186,12 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard in Chromium", () => {
     cpu.forEach((p, k) => {
       expect(values[k]).toBeCloseTo((p.a + p.b) / 2, 9);
     });
-    expect(await page.locator("#chart-disk").getAttribute("data-series")).toBe("2");
-    expect(await page.locator("#chart-network").getAttribute("data-series")).toBe("2");
+    await expect
+      .poll(() => page.locator("#chart-disk").getAttribute("data-series"), { timeout: 10_000 })
+      .toBe("2");
+    await expect
+      .poll(() => page.locator("#chart-network").getAttribute("data-series"), { timeout: 10_000 })
+      .toBe("2");
     expect(await page.locator("#node-status").getAttribute("data-status")).toBe("online");
 
     // A longer range re-queries with a coarser step: fewer, still real points.

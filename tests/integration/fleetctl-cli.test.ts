@@ -24,7 +24,7 @@ function fleetctl(args: string[], env: Record<string, string> = {}): Promise<Run
     execFile(
       process.execPath,
       ["--import", "tsx", MAIN, ...args],
-      { env: { ...process.env, FLEET_SERVER: "", FLEET_API_TOKEN: "", ...env }, timeout: 30_000 },
+      { env: { ...process.env, FLEET_SERVER: "", FLEET_API_TOKEN: "", ...env }, timeout: 90_000 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
         resolve({ code, stdout, stderr });
@@ -33,7 +33,8 @@ function fleetctl(args: string[], env: Record<string, string> = {}): Promise<Run
   });
 }
 
-describe("fleetctl against a running manager", () => {
+// Each case starts node + tsx processes: slow on a busy machine, so a longer timeout.
+describe("fleetctl against a running manager", { timeout: 180_000 }, () => {
   let manager: Manager;
   let server: string[];
   const tag = uniqueNodeId("ctl");
@@ -214,12 +215,15 @@ describe("fleetctl against a running manager", () => {
   });
 
   it("exit codes: 2 for usage, 5 when the manager is unreachable, 6 for a bad argument", async () => {
-    expect((await fleetctl(["frobnicate"])).code).toBe(2);
-    expect((await fleetctl([...server, "node"])).code).toBe(2);
-    expect((await fleetctl([...server, "nodes", "--bogus"])).code).toBe(2);
-    expect((await fleetctl([...server, "metrics", web, "--since", "soon"])).code).toBe(2);
-    expect((await fleetctl(["--server", "http://127.0.0.1:1", "nodes"])).code).toBe(5);
-    expect((await fleetctl([...server, "nodes", "--status", "sleepy"])).code).toBe(6);
+    const runs = await Promise.all([
+      fleetctl(["frobnicate"]),
+      fleetctl([...server, "node"]),
+      fleetctl([...server, "nodes", "--bogus"]),
+      fleetctl([...server, "metrics", web, "--since", "soon"]),
+      fleetctl(["--server", "http://127.0.0.1:1", "nodes"]),
+      fleetctl([...server, "nodes", "--status", "sleepy"]),
+    ]);
+    expect(runs.map((r) => r.code)).toEqual([2, 2, 2, 2, 5, 6]);
   });
 
   it("sends --token as a bearer token and exits 4 when it is refused", async () => {

@@ -67,17 +67,22 @@ export function createNodeWatchHub(db: Database, opts: NodeWatchOptions = {}) {
   /** Resolves on the next poll showing events past `cursor` (any poll when undefined), or on abort. */
   const waitForNews = (cursor: number | undefined, signal: AbortSignal) =>
     new Promise<void>((resolve) => {
-      const w = { cursor, wake: resolve };
-      waiters.add(w);
-      timer ??= setInterval(() => void poll(), pollIntervalMs);
-      signal.addEventListener(
-        "abort",
-        () => {
-          waiters.delete(w);
+      // The abort listener goes away on wake too: a long stream waits many times on one signal.
+      const onAbort = () => {
+        waiters.delete(w);
+        resolve();
+      };
+      const w = {
+        cursor,
+        wake: () => {
+          signal.removeEventListener("abort", onAbort);
           resolve();
         },
-        { once: true },
-      );
+      };
+      if (signal.aborted) return resolve();
+      waiters.add(w);
+      timer ??= setInterval(() => void poll(), pollIntervalMs);
+      signal.addEventListener("abort", onAbort, { once: true });
     }).finally(() => {
       if (waiters.size === 0 && timer) {
         clearInterval(timer);
