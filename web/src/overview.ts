@@ -227,6 +227,11 @@ export function renderOverview(root: HTMLElement, query: URLSearchParams): () =>
       scheduleRefetch(true);
     }
   });
+  // Heartbeats move last_seen_at without an event: re-read the first page now and then.
+  const resync = setInterval(() => {
+    if (rows.size <= PAGE) void loadPage(true);
+    void loadSummary();
+  }, 30_000);
   const tick = setInterval(() => {
     for (const td of tbody.querySelectorAll<HTMLElement>("td[data-last-seen]")) {
       td.textContent = ago(BigInt(td.dataset.lastSeen ?? "0"));
@@ -237,6 +242,7 @@ export function renderOverview(root: HTMLElement, query: URLSearchParams): () =>
   return () => {
     off();
     clearInterval(tick);
+    clearInterval(resync);
     clearTimeout(refetch);
     generation++;
   };
