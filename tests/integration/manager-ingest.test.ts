@@ -130,7 +130,7 @@ describe("idempotent group-commit ingest", () => {
   it("overload: more queued rows than max_pending_rows → UNAVAILABLE, nothing half-stored", async () => {
     const small = await startTestManager({
       ingest: {
-        batchWindowMs: 200,
+        batchWindowMs: 1000,
         maxBatchRows: 20_000,
         maxConcurrentBatches: 1,
         maxPendingRows: 100,
