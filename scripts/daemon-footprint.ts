@@ -61,7 +61,7 @@ const rssKiB = () =>
 const samples: { t: number; kib: number }[] = [];
 const t0 = Date.now();
 console.log(
-  `daemon pid ${daemon.pid}; ${minutes} min at 1 s intervals, RSS every ${sampleSeconds} s`,
+  `daemon pid ${daemon.pid} (node ${entry.join(" ")}); ${minutes} min at 1 s intervals, RSS every ${sampleSeconds} s`,
 );
 while (Date.now() - t0 < minutes * 60_000) {
   await new Promise((r) => setTimeout(r, sampleSeconds * 1000));
