@@ -40,8 +40,16 @@ export function createRetention(deps: {
       for (let t = dayStart(cutoff).getTime(); t <= last; t += DAY_MS) {
         const day = new Date(t);
         if (have.has(partitionName(day))) continue;
-        await createDailyPartition(handle.db, day);
-        created.push(partitionName(day));
+        try {
+          await createDailyPartition(handle.db, day);
+          created.push(partitionName(day));
+        } catch (err) {
+          // Rows of that day stay in the default partition meanwhile; the next run retries.
+          logger.error(
+            { err, partition: partitionName(day) },
+            "creating a metrics partition failed",
+          );
+        }
       }
       const dropped: string[] = [];
       for (const p of existing) {
