@@ -292,17 +292,22 @@ async function fleet(client: RawGrpcClient, cmd: Extract<GenCommand, { op: "flee
   });
 }
 
-let client: RawGrpcClient | undefined;
+const clients = new Map<string, RawGrpcClient>();
 process.on("message", (raw) => {
   const cmd = raw as GenCommand;
   const run = async (): Promise<GenResult> => {
     if (cmd.op === "exit") {
-      client?.close();
+      for (const c of clients.values()) c.close();
       process.disconnect();
       return Promise.reject(new Error("exiting"));
     }
     assertLoopback(cmd.url);
-    client ??= createRawGrpcClient(cmd.url, cmd.sessions ?? 4);
+    const key = `${cmd.url} ${cmd.sessions ?? 4}`;
+    let client = clients.get(key);
+    if (!client) {
+      client = createRawGrpcClient(cmd.url, cmd.sessions ?? 4);
+      clients.set(key, client);
+    }
     switch (cmd.op) {
       case "register":
         return register(client, cmd);
