@@ -6,8 +6,10 @@ import { nodeEvents, nodes } from "../../src/manager/db/schema/nodes.js";
 import type { Manager } from "../../src/manager/server.js";
 import { startTestManager, testDatabaseConfig, uniqueNodeId, waitFor } from "../helpers/manager.js";
 
+/** Liveness options; mass-miss suspicion is off unless a test turns it on. */
 const liveness = (over: Partial<ManagerConfig["liveness"]>): ManagerConfig["liveness"] => ({
   ...MANAGER_DEFAULTS.liveness,
+  massMissMinNodes: 1_000_000,
   ...over,
 });
 
@@ -40,7 +42,9 @@ describe("liveness", () => {
     // On the shared PostgreSQL database, earlier files' nodes must not count as
     // "the fleet" for mass-miss suspicion here.
     const m = await startTestManager();
-    await m.database.db.update(nodes).set({ status: "offline" });
+    await m.database.db
+      .update(nodes)
+      .set({ status: "offline", lastSeenAt: new Date(Date.now() - 86_400_000) });
     await m.stop();
   });
 
@@ -117,6 +121,8 @@ describe("liveness", () => {
       },
       async (m) => {
         const client = createManagerClient({ address: m.grpcUrl, timeoutMs: 10_000, retry: false });
+        // The fleet is exactly these ten nodes.
+        await m.database.db.update(nodes).set({ status: "offline" });
         const ids = Array.from({ length: 10 }, (_, i) => `${uniqueNodeId("mass")}-${i}`);
         await Promise.all(ids.map((nodeId) => client.registerNode({ nodeId })));
         const now = Date.now() + 120_000;
