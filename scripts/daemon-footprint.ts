@@ -4,7 +4,7 @@
  * from /proc/<pid>/status, and prints the samples and a least-squares trend
  * over the run after a warm-up.
  *
- *   node --import tsx scripts/daemon-footprint.ts [minutes=10] [sampleSeconds=15] [--dist]
+ *   node --import tsx scripts/daemon-footprint.ts [minutes=10] [sampleSeconds=15] [--dist] [--trace-gc]
  *
  * --dist runs the compiled daemon (`npm run build` first), as installed
  * packages do; without it the daemon runs through tsx, which adds the
@@ -14,12 +14,17 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { and, eq } from "drizzle-orm";
 import { createLogger } from "../src/common/logging.js";
 import { packageRoot } from "../src/common/package-root.js";
 import { MANAGER_DEFAULTS } from "../src/manager/config.js";
+import { metrics } from "../src/manager/db/schema/metrics.js";
 import { createManager } from "../src/manager/server.js";
 
-const args = process.argv.slice(2).filter((a) => a !== "--dist");
+const args = process.argv.slice(2).filter((a) => !a.startsWith("--"));
+// --trace-gc: V8 prints every collection on the daemon's stdout; the heap after
+// each Mark-Compact is the live set, the number that shows a leak.
+const traceGc = process.argv.includes("--trace-gc");
 const useDist = process.argv.includes("--dist");
 const minutes = Number(args[0] ?? 10);
 const sampleSeconds = Number(args[1] ?? 15);
@@ -58,6 +63,16 @@ const daemon = spawn(process.execPath, [...entry, "--config", config], {
 const rssKiB = () =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${daemon.pid}/status`, "utf8"))?.[1]);
 
+/** Least-squares slope of y over x. */
+function leastSquaresSlope(points: [number, number][]): number {
+  const mx = points.reduce((a, p) => a + p[0], 0) / points.length;
+  const my = points.reduce((a, p) => a + p[1], 0) / points.length;
+  return (
+    points.reduce((a, p) => a + (p[0] - mx) * (p[1] - my), 0) /
+    points.reduce((a, p) => a + (p[0] - mx) ** 2, 0)
+  );
+}
+
 const samples: { t: number; kib: number }[] = [];
 const t0 = Date.now();
 console.log(
@@ -74,11 +89,8 @@ while (Date.now() - t0 < minutes * 60_000) {
 const warmUp = Math.min(Math.max(60, minutes * 60 * 0.3), (minutes * 60) / 2);
 const steady = samples.filter((s) => s.t >= warmUp);
 const n = steady.length;
-const mt = steady.reduce((a, s) => a + s.t, 0) / n;
 const mk = steady.reduce((a, s) => a + s.kib, 0) / n;
-const slope =
-  steady.reduce((a, s) => a + (s.t - mt) * (s.kib - mk), 0) /
-  steady.reduce((a, s) => a + (s.t - mt) ** 2, 0);
+const slope = leastSquaresSlope(steady.map((s) => [s.t, s.kib]));
 const kibs = steady.map((s) => s.kib);
 const status = JSON.parse(readFileSync(join(dir, "work", "status.json"), "utf8")) as {
   batches_sent: number;
@@ -93,6 +105,29 @@ console.log(
 console.log(
   `daemon status: ${status.batches_sent} batches sent, ${status.spool.batches} spooled, last error ${JSON.stringify(status.last_error)}`,
 );
+
+// The daemon reports its own heap every second (type=daemon). The per-minute
+// minimum is the heap after collection, so its trend is the one that shows a leak.
+const rows = await manager.database.db
+  .select({ ts: metrics.ts, values: metrics.values })
+  .from(metrics)
+  .where(and(eq(metrics.nodeId, "footprint"), eq(metrics.type, "daemon")));
+const floors = new Map<number, number>();
+for (const r of rows) {
+  const t = (r.ts.getTime() - t0) / 1000;
+  const heap = r.values.heap_used_bytes;
+  if (t < warmUp || heap === undefined) continue;
+  const minute = Math.floor(t / 60);
+  floors.set(minute, Math.min(floors.get(minute) ?? Number.POSITIVE_INFINITY, heap));
+}
+const floorPoints = [...floors].sort((a, b) => a[0] - b[0]);
+console.log(
+  `heap floor per minute (MiB): ${floorPoints.map(([m, h]) => `${m}:${(h / 2 ** 20).toFixed(1)}`).join(" ")}`,
+);
+if (floorPoints.length >= 2) {
+  const heapSlope = leastSquaresSlope(floorPoints.map(([m, h]) => [m * 60, h]));
+  console.log(`heap floor trend ${((heapSlope * 3600) / 2 ** 20).toFixed(2)} MiB/hour`);
+}
 daemon.kill("SIGTERM");
 await new Promise((r) => daemon.once("exit", r));
 await manager.stop();
