@@ -56,10 +56,14 @@ collectors:
 `,
 );
 const entry = useDist ? ["dist/src/daemon/main.js"] : ["--import", "tsx", "src/daemon/main.ts"];
-const daemon = spawn(process.execPath, [...entry, "--config", config], {
-  cwd: root,
-  stdio: ["ignore", "inherit", "inherit"],
-});
+const daemon = spawn(
+  process.execPath,
+  [...(traceGc ? ["--trace-gc"] : []), ...entry, "--config", config],
+  {
+    cwd: root,
+    stdio: ["ignore", "inherit", "inherit"],
+  },
+);
 const rssKiB = () =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${daemon.pid}/status`, "utf8"))?.[1]);
 
