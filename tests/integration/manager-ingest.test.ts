@@ -127,6 +127,27 @@ describe("idempotent group-commit ingest", () => {
     expect(stored[0]?.n).toBe(200 * 10);
   });
 
+  it("a node deleted behind the known-node cache gets no orphan rows, then NOT_FOUND", async () => {
+    const nodeId = uniqueNodeId("gone");
+    await client.registerNode({ nodeId });
+    await client.reportMetrics(batchFor(nodeId, now(), 1));
+    expect(await rowCount([nodeId])).toBe(3);
+    // Deleted elsewhere (another replica, or by hand): this manager's cache still knows it.
+    await manager.database.db.delete(metrics).where(eq(metrics.nodeId, nodeId));
+    await manager.database.db.execute(sql`delete from nodes where node_id = ${nodeId}`);
+    await client.reportMetrics(batchFor(nodeId, now() - 10, 1));
+    expect(await rowCount([nodeId])).toBe(0);
+    // The heartbeat flush notices the node is gone and forgets it.
+    await client.heartbeat({ nodeId, timestamp: 0n });
+    await manager.runtime.heartbeats.flush();
+    const err = await client.heartbeat({ nodeId, timestamp: 0n }).then(
+      () => undefined,
+      (e: unknown) => ConnectError.from(e),
+    );
+    expect(err?.code).toBe(Code.NotFound);
+    expect(err?.rawMessage).toBe(`node_id: node "${nodeId}" is not registered`);
+  });
+
   it("overload: more queued rows than max_pending_rows → UNAVAILABLE, nothing half-stored", async () => {
     const small = await startTestManager({
       ingest: {

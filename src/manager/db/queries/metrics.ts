@@ -12,7 +12,8 @@ export interface NodeSamples {
 /**
  * Inserts the samples of many nodes in one statement; rows already stored
  * (same node, type, labels, timestamp) are skipped, so a retried batch adds
- * nothing. Returns how many rows were new.
+ * nothing. Rows of nodes that no longer exist are skipped. Returns how many
+ * rows were new.
  *
  * One JSON parameter through jsonb_to_recordset: array bind parameters differ
  * between postgres.js and PGlite, and it measured fastest of multi-row VALUES,
@@ -40,6 +41,8 @@ export async function insertMetricBatch(
       select u.n, u.t, u.l, to_timestamp(u.s), u.v
         from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
           as u(n text, t text, l jsonb, s bigint, v jsonb)
+       -- A node deleted since the known-node cache vouched for it gets no orphan rows.
+       where exists (select 1 from nodes where nodes.node_id = u.n)
       on conflict on constraint metrics_series_ts_pk do nothing
       returning 1)
     select count(*)::int as n from ins`);
