@@ -46,7 +46,7 @@ const LABEL: Record<Target, string> = {
 
 export async function heartbeatCase(opts: BenchOptions): Promise<CaseResult> {
   const withH2load = await haveH2load();
-  const seconds = opts.quick ? 4 : 10;
+  const seconds = opts.quick ? 3 : 10;
   const rounds = opts.quick ? 1 : 3;
   const prefix = "hb";
   const nodes = 1000;

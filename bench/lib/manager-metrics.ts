@@ -34,3 +34,15 @@ export function codeDelta(
   }
   return out;
 }
+
+/** One unlabelled sample from the manager's /metrics, e.g. its event-loop lag; NaN if absent. */
+export async function metricValue(httpUrl: string, name: string): Promise<number> {
+  try {
+    const res = await fetch(`${httpUrl}/metrics`);
+    const text = await res.text();
+    const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+    return line ? Number(line.slice(name.length + 1)) : Number.NaN;
+  } catch {
+    return Number.NaN;
+  }
+}
