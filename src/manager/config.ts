@@ -23,6 +23,12 @@
  *                value_name_max_length: 128, metrics_per_request_max: 5000,
  *                max_future: 5m, request_max_bytes: 4MiB }
  *   shutdown:  { timeout: 15s }
+ *   tls:       { cert: "", key: "", client_ca: "" }
+ *   auth:      { api_token: "", enroll_token: "", bind_node_identity: true }
+ *   admission: { heartbeats_per_second: 1, heartbeat_burst: 10, reports_per_second: 5,
+ *                report_burst: 50, max_in_flight: 2048, tracked_nodes_max: 100000,
+ *                pushback_min: 500ms, pushback_spread: 10s,
+ *                max_concurrent_streams: 1000, max_header_list_size: 16KiB }
  */
 import {
   argValue,
@@ -95,6 +101,34 @@ export interface ManagerConfig {
   };
   limits: ManagerLimits;
   shutdown: { timeoutMs: number };
+  /** PEM file paths; "" = unset. cert+key: TLS on both ports; client_ca too: mTLS on gRPC. */
+  tls: { certFile: string; keyFile: string; clientCaFile: string };
+  auth: {
+    /** FleetService, the dashboard's API and /metrics*: `Authorization: Bearer`; "" = open. */
+    apiToken: string;
+    /** ManagerService (daemons): `Authorization: Bearer`; "" = not required. */
+    enrollToken: string;
+    /** With mTLS: every ManagerService node_id must equal the certificate's identity. */
+    bindNodeIdentity: boolean;
+  };
+  admission: {
+    /** Per-node token bucket for Heartbeat (tokens per second; 0 = off) and its burst. */
+    heartbeatsPerSecond: number;
+    heartbeatBurst: number;
+    /** Per-node token bucket for ReportMetrics and RegisterNode (0 = off). */
+    reportsPerSecond: number;
+    reportBurst: number;
+    /** Unary calls in flight beyond which new ones are shed with UNAVAILABLE. */
+    maxInFlight: number;
+    /** Most per-node buckets kept in memory (idle ones are dropped first). */
+    trackedNodesMax: number;
+    /** Shed answers ask for a retry after min + hash(node_id) share of spread. */
+    pushbackMinMs: number;
+    pushbackSpreadMs: number;
+    /** HTTP/2 SETTINGS on the gRPC port. */
+    maxConcurrentStreams: number;
+    maxHeaderListSize: number;
+  };
 }
 
 /** The single defaults object. */
@@ -140,6 +174,20 @@ export const MANAGER_DEFAULTS: ManagerConfig = {
     requestMaxBytes: 4 * 1024 * 1024,
   },
   shutdown: { timeoutMs: 15_000 },
+  tls: { certFile: "", keyFile: "", clientCaFile: "" },
+  auth: { apiToken: "", enrollToken: "", bindNodeIdentity: true },
+  admission: {
+    heartbeatsPerSecond: 1,
+    heartbeatBurst: 10,
+    reportsPerSecond: 5,
+    reportBurst: 50,
+    maxInFlight: 2048,
+    trackedNodesMax: 100_000,
+    pushbackMinMs: 500,
+    pushbackSpreadMs: 10_000,
+    maxConcurrentStreams: 1000,
+    maxHeaderListSize: 16 * 1024,
+  },
 };
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; expected: string };
@@ -243,6 +291,27 @@ const text: Parser<string> = (raw) =>
   typeof raw === "string" || typeof raw === "number"
     ? { ok: true, value: String(raw) }
     : { ok: false, expected: "a string" };
+const boolean: Parser<boolean> = (raw) => {
+  const s = String(raw).trim().toLowerCase();
+  return s === "true" || s === "false"
+    ? { ok: true, value: s === "true" }
+    : { ok: false, expected: "true or false" };
+};
+const rate: Parser<number> = (raw) => {
+  const n = typeof raw === "number" ? raw : typeof raw === "string" ? Number(raw.trim()) : NaN;
+  return Number.isFinite(n) && n >= 0 && n <= 1_000_000
+    ? { ok: true, value: n }
+    : { ok: false, expected: "a number from 0 (off) to 1000000" };
+};
+/** Bearer tokens: long enough not to be guessed, and no whitespace to get lost in headers. */
+const token: Parser<string> = (raw) => {
+  const s = typeof raw === "string" ? raw.trim() : "";
+  return s === "" || (s.length >= 16 && s.length <= 4096 && /^[\x21-\x7e]+$/.test(s))
+    ? { ok: true, value: s }
+    : { ok: false, expected: "16 to 4096 printable ASCII characters without spaces" };
+};
+/** Keys whose values are secrets and never appear in error messages. */
+const SECRET_KEYS = new Set(["auth.api_token", "auth.enroll_token"]);
 const pgUrl: Parser<string | undefined> = (raw) => {
   const s = String(raw);
   return /^postgres(ql)?:\/\//.test(s)
@@ -580,7 +649,148 @@ export const MANAGER_CONFIG_KEYS: readonly ConfigKeyDoc[] = [
     },
     format: fmtMs,
   }),
+  ...tlsAuthAdmissionKeys(),
 ] satisfies readonly ConfigKey[];
+
+function tlsAuthAdmissionKeys(): ConfigKey[] {
+  const file = (yaml: string, env: string, k: keyof ManagerConfig["tls"], description: string) =>
+    key<string>({
+      yaml,
+      env,
+      description,
+      parse: text,
+      get: (c) => c.tls[k],
+      set: (c, v) => {
+        c.tls[k] = v;
+      },
+    });
+  const adm = <K extends keyof ManagerConfig["admission"]>(
+    yaml: string,
+    k: K,
+    parse: Parser<number>,
+    description: string,
+    format?: (v: number) => string,
+  ) =>
+    key<number>({
+      yaml: `admission.${yaml}`,
+      description,
+      parse,
+      get: (c) => c.admission[k],
+      set: (c, v) => {
+        c.admission[k] = v;
+      },
+      ...(format ? { format } : {}),
+    });
+  return [
+    file(
+      "tls.cert",
+      "FLEET_TLS_CERT",
+      "certFile",
+      "Server certificate (PEM); with tls.key, both ports speak TLS",
+    ),
+    file("tls.key", "FLEET_TLS_KEY", "keyFile", "Server private key (PEM)"),
+    file(
+      "tls.client_ca",
+      "FLEET_TLS_CLIENT_CA",
+      "clientCaFile",
+      "CA (PEM) that signs daemon certificates; set: the gRPC port requires a client certificate (mTLS)",
+    ),
+    key<string>({
+      yaml: "auth.api_token",
+      env: "FLEET_API_TOKEN",
+      description:
+        "Bearer token for FleetService (both ports), the dashboard's API, /metrics and /metrics/fleet",
+      parse: token,
+      get: (c) => c.auth.apiToken,
+      set: (c, v) => {
+        c.auth.apiToken = v;
+      },
+    }),
+    key<string>({
+      yaml: "auth.enroll_token",
+      env: "FLEET_ENROLL_TOKEN",
+      description: "Bearer token daemons must send on ManagerService (their manager.token_file)",
+      parse: token,
+      get: (c) => c.auth.enrollToken,
+      set: (c, v) => {
+        c.auth.enrollToken = v;
+      },
+    }),
+    key<boolean>({
+      yaml: "auth.bind_node_identity",
+      description:
+        "With mTLS, node_id must equal the client certificate's identity (SAN spiffe://fleet/node/<id>, else CN); false for fleets sharing one certificate",
+      parse: boolean,
+      get: (c) => c.auth.bindNodeIdentity,
+      set: (c, v) => {
+        c.auth.bindNodeIdentity = v;
+      },
+    }),
+    adm(
+      "heartbeats_per_second",
+      "heartbeatsPerSecond",
+      rate,
+      "Per-node Heartbeat rate (token bucket); beyond it RESOURCE_EXHAUSTED; 0 = off",
+    ),
+    adm(
+      "heartbeat_burst",
+      "heartbeatBurst",
+      integer(1, 1_000_000),
+      "Per-node Heartbeat burst (bucket size)",
+    ),
+    adm(
+      "reports_per_second",
+      "reportsPerSecond",
+      rate,
+      "Per-node ReportMetrics and RegisterNode rate; beyond it RESOURCE_EXHAUSTED; 0 = off",
+    ),
+    adm(
+      "report_burst",
+      "reportBurst",
+      integer(1, 1_000_000),
+      "Per-node ReportMetrics and RegisterNode burst",
+    ),
+    adm(
+      "max_in_flight",
+      "maxInFlight",
+      integer(1, 1_000_000),
+      "Unary calls in flight beyond which new calls get UNAVAILABLE at once",
+    ),
+    adm(
+      "tracked_nodes_max",
+      "trackedNodesMax",
+      integer(100, 100_000_000),
+      "Most per-node rate buckets kept in memory",
+    ),
+    adm(
+      "pushback_min",
+      "pushbackMinMs",
+      durationMs(0, 600_000),
+      "Shortest grpc-retry-pushback-ms on a shed answer",
+      fmtMs,
+    ),
+    adm(
+      "pushback_spread",
+      "pushbackSpreadMs",
+      durationMs(0, 3_600_000),
+      "Shed answers add hash(node_id) × spread, so a restarted manager sees the fleet return as a ramp",
+      fmtMs,
+    ),
+    adm(
+      "max_concurrent_streams",
+      "maxConcurrentStreams",
+      integer(1, 1_000_000),
+      "HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS on the gRPC port",
+    ),
+    adm(
+      "max_header_list_size",
+      "maxHeaderListSize",
+      bytes(1024, 1024 * 1024),
+      "HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE on the gRPC port (and the HTTP port's header limit)",
+      (v) => (v % 1024 === 0 ? `${v / 1024}KiB` : `${v}B`),
+    ),
+  ];
+}
 
 export interface LoadManagerConfigInput {
   argv: readonly string[];
@@ -619,7 +829,11 @@ export function loadManagerConfig(input: LoadManagerConfigInput): Readonly<Manag
     }
     const expected = k.apply(cfg, raw);
     if (expected !== undefined) {
-      const shown = k.yaml === "database.url" ? String(raw).replace(/:[^:@/]*@/, ":***@") : raw;
+      const shown = SECRET_KEYS.has(k.yaml)
+        ? "***"
+        : k.yaml === "database.url"
+          ? String(raw).replace(/:[^:@/]*@/, ":***@")
+          : raw;
       problems.push(`${k.yaml} (${source}): expected ${expected}, got ${JSON.stringify(shown)}`);
     }
   }
@@ -640,9 +854,69 @@ export function loadManagerConfig(input: LoadManagerConfigInput): Readonly<Manag
   }
 
   cfg.insecure = input.argv.includes("--insecure");
+  problems.push(...tlsProblems(cfg.tls, input.readFile));
 
   if (problems.length) throw new ConfigError(problems);
   return deepFreeze(cfg);
+}
+
+/** The TLS files come as a set (a half-set is never a silent plaintext fallback) and must be readable now. */
+function tlsProblems(tls: ManagerConfig["tls"], readFile: (path: string) => string): string[] {
+  const out: string[] = [];
+  if (Boolean(tls.certFile) !== Boolean(tls.keyFile)) {
+    out.push(
+      `tls: cert (FLEET_TLS_CERT) and key (FLEET_TLS_KEY) must be set together, got only ${tls.certFile ? "cert" : "key"}`,
+    );
+  }
+  if (tls.clientCaFile && !(tls.certFile && tls.keyFile)) {
+    out.push("tls.client_ca (FLEET_TLS_CLIENT_CA): needs tls.cert and tls.key as well");
+  }
+  for (const [name, path] of [
+    ["tls.cert", tls.certFile],
+    ["tls.key", tls.keyFile],
+    ["tls.client_ca", tls.clientCaFile],
+  ] as const) {
+    if (!path) continue;
+    try {
+      readFile(path);
+    } catch (err) {
+      out.push(
+        `${name}: cannot read "${path}" (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      );
+    }
+  }
+  return out;
+}
+
+const isLoopback = (host: string) =>
+  host === "localhost" || host === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+
+/**
+ * Secure by default (DESIGN §3): a port listening beyond loopback needs
+ * authentication for everything it serves. FleetService is on both ports, so
+ * both need FLEET_API_TOKEN; the gRPC port also needs mTLS or
+ * FLEET_ENROLL_TOKEN for ManagerService. One line naming what is missing, or
+ * undefined when the configuration is safe or `--insecure` was given.
+ */
+export function insecureListenerProblem(config: Readonly<ManagerConfig>): string | undefined {
+  if (config.insecure) return undefined;
+  const missing: string[] = [];
+  const mtls = Boolean(config.tls.certFile && config.tls.keyFile && config.tls.clientCaFile);
+  for (const [port, addr] of [
+    ["gRPC", config.grpcAddr],
+    ["HTTP", config.httpAddr],
+  ] as const) {
+    if (isLoopback(addr.host)) continue;
+    const needs: string[] = [];
+    if (port === "gRPC" && !mtls && !config.auth.enrollToken) {
+      needs.push("FLEET_TLS_CERT/KEY/CLIENT_CA or FLEET_ENROLL_TOKEN");
+    }
+    if (!config.auth.apiToken) needs.push("FLEET_API_TOKEN");
+    if (needs.length) missing.push(`${port} ${fmtAddr(addr)} needs ${needs.join(" and ")}`);
+  }
+  return missing.length
+    ? `refusing to listen beyond loopback without authentication: ${missing.join("; ")} (or pass --insecure)`
+    : undefined;
 }
 
 /** YAML keys nobody reads are mistakes (a typo silently keeping a default). */

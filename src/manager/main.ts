@@ -2,18 +2,23 @@
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../common/errors.js";
 import { createLogger } from "../common/logging.js";
-import { loadManagerConfig } from "./config.js";
+import { runCertsCommand } from "./certs.js";
+import { insecureListenerProblem, loadManagerConfig } from "./config.js";
 import { openDatabase } from "./db/client.js";
 import { runMigrations } from "./db/migrate.js";
 import { createManager } from "./server.js";
 
 const USAGE = `usage: fleet-manager [serve|migrate] [--config manager.yaml] [--insecure]
+       fleet-manager certs --out DIR --nodes a,b,... [--hosts localhost,127.0.0.1,...]
 
   serve     run the manager (default)
   migrate   apply database migrations and exit
+  certs     write a CA, a server certificate and one client certificate per node (openssl)
 
 Environment: DATABASE_URL, FLEET_DATA_DIR, FLEET_GRPC_ADDR, FLEET_HTTP_ADDR,
-FLEET_LOG_LEVEL (see docs for the full list).`;
+FLEET_TLS_CERT, FLEET_TLS_KEY, FLEET_TLS_CLIENT_CA, FLEET_API_TOKEN,
+FLEET_ENROLL_TOKEN, FLEET_LOG_LEVEL (see docs for the full list).
+--insecure allows listening beyond loopback without authentication.`;
 
 async function main(argv: string[]): Promise<number> {
   if (argv.includes("--help") || argv.includes("-h")) {
@@ -21,6 +26,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const command = argv[0] && !argv[0].startsWith("-") ? argv[0] : "serve";
+  if (command === "certs") return runCertsCommand(argv.slice(1));
   let config: ReturnType<typeof loadManagerConfig>;
   try {
     config = loadManagerConfig({
@@ -52,8 +58,21 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
+  // Secure by default: refuse before any socket is opened, in one line.
+  const exposed = insecureListenerProblem(config);
+  if (exposed) {
+    process.stderr.write(`fleet-manager: ${exposed}\n`);
+    return 2;
+  }
   const manager = createManager(config, { logger });
-  await manager.start();
+  try {
+    await manager.start();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`fleet-manager: ${err.message}\n`);
+    await manager.stop();
+    return 2;
+  }
   await new Promise<void>((resolve) => {
     const onSignal = (signal: string) => {
       logger.info({ signal }, "shutting down");

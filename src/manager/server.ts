@@ -1,21 +1,31 @@
-import http from "node:http";
-import http2 from "node:http2";
+import type http from "node:http";
+import type http2 from "node:http2";
+import type https from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { ConnectRouter } from "@connectrpc/connect";
+import { createContextValues } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { ConfigError } from "../common/errors.js";
 import { createLogger, type Logger } from "../common/logging.js";
 import { packageRoot } from "../common/package-root.js";
-import { type ManagerConfig, validationLimits } from "./config.js";
+import { insecureListenerProblem, type ManagerConfig, validationLimits } from "./config.js";
 import { type DatabaseHandle, openDatabase } from "./db/client.js";
 import { runMigrations } from "./db/migrate.js";
 import { createFastUnaryHandler } from "./grpc-fast/unary-handler.js";
 import { createFleetHttpHandler } from "./http/fleet-http.js";
+import { createRateLimitInterceptor, createShedInterceptor } from "./interceptors/admission.js";
+import {
+  createAuthInterceptor,
+  createHttpTokenGate,
+  peerIdentityKey,
+} from "./interceptors/auth.js";
 import { createErrorInterceptor } from "./interceptors/errors.js";
 import { createObserveInterceptor } from "./interceptors/observe.js";
 import { createValidateInterceptor } from "./interceptors/validate.js";
 import { createOpsHttpHandler } from "./ops-http.js";
 import { fleetRoutes, healthRoutes, managerRoutes, type Services } from "./routes.js";
+import { createAdmission } from "./services/admission.js";
 import { createFleetQueryService } from "./services/fleet-query.js";
 import { createHeartbeatBatcher, type HeartbeatBatcher } from "./services/heartbeat-batcher.js";
 import { createIngestBatcher, type IngestBatcher } from "./services/ingest-batcher.js";
@@ -28,6 +38,7 @@ import { createPacing, type Pacing } from "./services/pacing.js";
 import { createRetention, type Retention } from "./services/retention.js";
 import { createServingState, type ServingState } from "./services/serving-state.js";
 import { createTelemetry, type Telemetry } from "./telemetry.js";
+import { createGrpcServer, createHttpServer, loadTlsMaterial, peerIdentityOf } from "./tls.js";
 
 export interface Manager {
   /** Opens the database, applies migrations, binds both ports. */
@@ -71,8 +82,8 @@ export function createManager(
 ): Manager {
   const logger = opts.logger ?? createLogger("fleet-manager", config.logLevel);
   let database: DatabaseHandle | undefined;
-  let grpcServer: http2.Http2Server | undefined;
-  let httpServer: http.Server | undefined;
+  let grpcServer: http2.Http2Server | http2.Http2SecureServer | undefined;
+  let httpServer: http.Server | https.Server | undefined;
   let watchHub: NodeWatchHub | undefined;
   let runtime: ManagerRuntime | undefined;
   const serving = createServingState();
@@ -84,8 +95,9 @@ export function createManager(
   let grpcPort = 0;
   let httpPort = 0;
 
+  const scheme = config.tls.certFile && config.tls.keyFile ? "https" : "http";
   const urlOf = (host: string, port: number) =>
-    `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+    `${scheme}://${host.includes(":") ? `[${host}]` : host}:${port}`;
 
   return {
     logger,
@@ -105,6 +117,10 @@ export function createManager(
     },
 
     async start() {
+      // Secure by default (DESIGN §3): nothing listens beyond loopback unauthenticated.
+      const exposed = insecureListenerProblem(config);
+      if (exposed) throw new ConfigError([exposed]);
+      const tls = loadTlsMaterial(config);
       database = await openDatabase({
         url: config.databaseUrl,
         dataDir: config.dataDir,
@@ -161,12 +177,25 @@ export function createManager(
         webRoot: join(packageRoot(), "dist", "web"),
         logger,
       });
-      // Outermost first: count every RPC with its final code, map errors, then validate.
+      const admission = createAdmission(config.admission);
+      // Outermost first: count every RPC with its final code, shed beyond the
+      // in-flight cap, map errors, authenticate, validate, then rate-limit per node.
       const interceptors = [
         createObserveInterceptor(telemetry),
+        createShedInterceptor(admission),
         createErrorInterceptor(logger),
+        createAuthInterceptor({
+          apiToken: config.auth.apiToken,
+          enrollToken: config.auth.enrollToken,
+          bindNodeIdentity: config.auth.bindNodeIdentity && tls?.clientCa !== undefined,
+          logger,
+        }),
         createValidateInterceptor(limits),
+        createRateLimitInterceptor(admission),
       ];
+      const contextValues = (req: Parameters<typeof peerIdentityOf>[0]) =>
+        createContextValues().set(peerIdentityKey, peerIdentityOf(req));
+      const tokenGate = createHttpTokenGate(config.auth.apiToken);
       const ops = createOpsHttpHandler({ handle: () => database, serving, telemetry, logger });
 
       const connectGrpcHandler = connectNodeAdapter({
@@ -176,6 +205,7 @@ export function createManager(
           healthRoutes(serving)(router);
         },
         interceptors,
+        contextValues,
         readMaxBytes: limits.requestMaxBytes,
         grpc: true,
         grpcWeb: false,
@@ -185,6 +215,7 @@ export function createManager(
         ? createFastUnaryHandler({
             routes: managerRoutes(services),
             interceptors,
+            contextValues,
             readMaxBytes: limits.requestMaxBytes,
             fallback: connectGrpcHandler,
           })
@@ -197,15 +228,16 @@ export function createManager(
         grpcWeb: false,
         connect: true,
         fallback: (req, res) => {
-          // /healthz, /readyz, /metrics first, then the dashboard and /metrics/fleet.
-          if (!ops(req, res) && !fleetHttp(req, res)) {
+          // /healthz, /readyz, /metrics first, then the dashboard and /metrics/fleet;
+          // the token gate answers 401 for /metrics* without the API token.
+          if (!tokenGate(req, res) && !ops(req, res) && !fleetHttp(req, res)) {
             res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });
             res.end("not found\n");
           }
         },
       });
 
-      grpcServer = http2.createServer({}, (req, res) => {
+      grpcServer = createGrpcServer(config, tls, (req, res) => {
         active.add(res);
         res.once("close", () => active.delete(res));
         grpcHandler(req, res);
@@ -214,7 +246,7 @@ export function createManager(
         sessions.add(session);
         session.once("close", () => sessions.delete(session));
       });
-      httpServer = http.createServer(httpHandler);
+      httpServer = createHttpServer(config, tls, httpHandler);
       grpcPort = await listen(grpcServer, config.grpcAddr.host, config.grpcAddr.port);
       httpPort = await listen(httpServer, config.httpAddr.host, config.httpAddr.port);
       heartbeats.start();
@@ -277,7 +309,7 @@ export function createManager(
 }
 
 function listen(
-  server: http.Server | http2.Http2Server,
+  server: http.Server | https.Server | http2.Http2Server | http2.Http2SecureServer,
   host: string,
   port: number,
 ): Promise<number> {
@@ -291,7 +323,9 @@ function listen(
 }
 
 /** Stops accepting and waits for in-flight requests; idle sessions are closed. */
-function closeServer(server: http.Server | http2.Http2Server | undefined): Promise<void> {
+function closeServer(
+  server: http.Server | https.Server | http2.Http2Server | http2.Http2SecureServer | undefined,
+): Promise<void> {
   if (!server) return Promise.resolve();
   return new Promise((resolve) => {
     server.close(() => resolve());

@@ -1,0 +1,163 @@
+import { readFileSync } from "node:fs";
+import http, { type IncomingMessage } from "node:http";
+import http2, { type Http2ServerRequest } from "node:http2";
+import https from "node:https";
+import type { PeerCertificate, TLSSocket } from "node:tls";
+import { ConfigError } from "../common/errors.js";
+import type { ManagerConfig } from "./config.js";
+
+/** The server's PEM material; `clientCa` set means the gRPC port requires client certificates. */
+export interface TlsMaterial {
+  cert: Buffer;
+  key: Buffer;
+  clientCa: Buffer | undefined;
+}
+
+/** Reads FLEET_TLS_CERT/KEY/CLIENT_CA; undefined when TLS is off. Unreadable files are a ConfigError. */
+export function loadTlsMaterial(config: Readonly<ManagerConfig>): TlsMaterial | undefined {
+  const { certFile, keyFile, clientCaFile } = config.tls;
+  if (!certFile || !keyFile) return undefined;
+  const problems: string[] = [];
+  const read = (name: string, path: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      problems.push(`${name}: cannot read "${path}" (${(err as NodeJS.ErrnoException).code})`);
+      return Buffer.alloc(0);
+    }
+  };
+  const material = {
+    cert: read("tls.cert", certFile),
+    key: read("tls.key", keyFile),
+    clientCa: clientCaFile ? read("tls.client_ca", clientCaFile) : undefined,
+  };
+  if (problems.length) throw new ConfigError(problems);
+  return material;
+}
+
+/** The identity a client certificate speaks for, and the names it carries (for logs). */
+export interface PeerIdentity {
+  /** The node id the certificate is bound to; undefined when it names none or several. */
+  nodeId: string | undefined;
+  /** How the certificate names itself: its spiffe URI, else `CN=…`. */
+  subject: string;
+}
+
+const SPIFFE_NODE_PREFIX = "spiffe://fleet/node/";
+const identities = new WeakMap<TLSSocket, PeerIdentity | undefined>();
+
+/**
+ * The node identity of a verified client certificate: the SAN URI
+ * `spiffe://fleet/node/<node_id>`, else the subject CN. A certificate with
+ * two different spiffe node URIs (or two CNs) binds to no node at all.
+ */
+export function identityOfCertificate(cert: PeerCertificate): PeerIdentity | undefined {
+  if (!cert || Object.keys(cert).length === 0) return undefined;
+  const uris = parseSubjectAltNames(cert.subjectaltname ?? "")
+    .filter((n) => n.startsWith("URI:"))
+    .map((n) => n.slice(4));
+  const nodeUris = [...new Set(uris.filter((u) => u.startsWith(SPIFFE_NODE_PREFIX)))];
+  if (nodeUris.length > 0) {
+    const only = nodeUris.length === 1 ? (nodeUris[0] as string) : undefined;
+    return {
+      nodeId: only ? decodeURIComponent(only.slice(SPIFFE_NODE_PREFIX.length)) : undefined,
+      subject: nodeUris.join(","),
+    };
+  }
+  const cn: unknown = cert.subject?.CN;
+  if (typeof cn === "string" && cn !== "") return { nodeId: cn, subject: `CN=${cn}` };
+  return { nodeId: undefined, subject: Array.isArray(cn) ? `CN=${cn.join("+")}` : "(no CN)" };
+}
+
+/** Node's `subjectaltname` string: `URI:a, DNS:b`, values JSON-quoted when they hold a comma. */
+function parseSubjectAltNames(text: string): string[] {
+  const out: string[] = [];
+  const re = /\s*([A-Za-z ]+):("(?:[^"\\]|\\.)*"|[^,]*)\s*(?:,|$)/gy;
+  for (let m = re.exec(text); m !== null && m[0] !== ""; m = re.exec(text)) {
+    const raw = m[2] as string;
+    let value = raw;
+    if (raw.startsWith('"')) {
+      try {
+        value = JSON.parse(raw) as string;
+      } catch {
+        // A malformed quoted name binds to nothing rather than to a guess.
+        continue;
+      }
+    }
+    out.push(`${m[1]}:${value}`);
+  }
+  return out;
+}
+
+/** The verified peer identity of the request's TLS connection, computed once per connection. */
+export function peerIdentityOf(
+  req: IncomingMessage | Http2ServerRequest,
+): PeerIdentity | undefined {
+  const socket = (
+    "stream" in req && req.stream?.session ? req.stream.session.socket : req.socket
+  ) as TLSSocket | undefined;
+  if (!socket || typeof socket.getPeerCertificate !== "function" || !socket.authorized) {
+    return undefined;
+  }
+  if (identities.has(socket)) return identities.get(socket);
+  const identity = identityOfCertificate(socket.getPeerCertificate());
+  identities.set(socket, identity);
+  return identity;
+}
+
+/** HTTP/2 SETTINGS and session bounds for the gRPC port, TLS or not. */
+export function grpcServerOptions(
+  config: Readonly<ManagerConfig>,
+  tls: TlsMaterial | undefined,
+): http2.SecureServerOptions {
+  const bounds: http2.ServerOptions = {
+    settings: {
+      maxConcurrentStreams: config.admission.maxConcurrentStreams,
+      maxHeaderListSize: config.admission.maxHeaderListSize,
+    },
+    maxSessionInvalidFrames: 100,
+    maxSessionRejectedStreams: 100,
+    // A connection that never speaks HTTP/2 is dropped after this long.
+    unknownProtocolTimeout: 5_000,
+  };
+  if (!tls) return bounds;
+  return {
+    ...bounds,
+    cert: tls.cert,
+    key: tls.key,
+    minVersion: "TLSv1.3",
+    ALPNProtocols: ["h2"],
+    allowHTTP1: false,
+    ...(tls.clientCa ? { ca: tls.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+  };
+}
+
+/** Creates the gRPC port's server: mTLS/TLS when configured, else cleartext HTTP/2 (h2c). */
+export function createGrpcServer(
+  config: Readonly<ManagerConfig>,
+  tls: TlsMaterial | undefined,
+  handler: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+): http2.Http2Server | http2.Http2SecureServer {
+  const options = grpcServerOptions(config, tls);
+  return tls ? http2.createSecureServer(options, handler) : http2.createServer(options, handler);
+}
+
+/** Creates the HTTP port's server: HTTPS with the same server certificate (no client certificate) when configured. */
+export function createHttpServer(
+  config: Readonly<ManagerConfig>,
+  tls: TlsMaterial | undefined,
+  handler: http.RequestListener,
+): http.Server | https.Server {
+  const bounds: http.ServerOptions = {
+    maxHeaderSize: config.admission.maxHeaderListSize,
+    // Slow senders (slowloris) lose their connection instead of holding it.
+    headersTimeout: 10_000,
+    requestTimeout: 60_000,
+  };
+  return tls
+    ? https.createServer(
+        { ...bounds, cert: tls.cert, key: tls.key, minVersion: "TLSv1.3" },
+        handler,
+      )
+    : http.createServer(bounds, handler);
+}
