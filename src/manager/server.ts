@@ -21,6 +21,7 @@ import {
   peerIdentityKey,
 } from "./interceptors/auth.js";
 import { createErrorInterceptor } from "./interceptors/errors.js";
+import { createInputGuardInterceptor } from "./interceptors/input-guard.js";
 import { createObserveInterceptor } from "./interceptors/observe.js";
 import { createValidateInterceptor } from "./interceptors/validate.js";
 import { createOpsHttpHandler } from "./ops-http.js";
@@ -190,6 +191,7 @@ export function createManager(
           bindNodeIdentity: config.auth.bindNodeIdentity && tls?.clientCa !== undefined,
           logger,
         }),
+        createInputGuardInterceptor(),
         createValidateInterceptor(limits),
         createRateLimitInterceptor(admission),
       ];

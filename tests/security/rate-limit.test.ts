@@ -93,7 +93,10 @@ describe("per-node rate limits and load shedding", () => {
     expect(Math.max(...delays)).toBeLessThanOrEqual(11_000);
     // Roughly uniform: every second of the 10 s window gets some of the fleet.
     const perSecond = new Array(10).fill(0) as number[];
-    for (const d of delays) perSecond[Math.min(9, Math.floor((d - 1_000) / 1_000))]! += 1;
+    for (const d of delays) {
+      const i = Math.min(9, Math.floor((d - 1_000) / 1_000));
+      perSecond[i] = (perSecond[i] ?? 0) + 1;
+    }
     for (const n of perSecond) expect(n).toBeGreaterThan(50);
     expect(hashFraction("x")).toBeLessThan(1);
   });

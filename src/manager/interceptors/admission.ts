@@ -2,6 +2,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { Health } from "../../../gen/grpc/health/v1/health_pb.js";
 import { ManagerService } from "../../../gen/manager/manager_pb.js";
 import { type Admission, RateLimitedError } from "../services/admission.js";
+import { capStatusMessage } from "./input-guard.js";
 
 /** The trailer gRPC clients (and our daemon's retry.ts) read as "retry after this many ms" (gRPC A6). */
 export const PUSHBACK_HEADER = "grpc-retry-pushback-ms";
@@ -41,7 +42,7 @@ export function createShedInterceptor(admission: Admission): Interceptor {
         const wait = err.cause instanceof RateLimitedError ? err.cause.retryAfterMs : 0;
         err.metadata.set(PUSHBACK_HEADER, String(admission.pushbackMs(key, wait)));
       }
-      throw err;
+      throw err instanceof ConnectError ? capStatusMessage(err) : err;
     } finally {
       admission.leave();
     }

@@ -9,6 +9,9 @@ import {
 } from "../db/queries/metrics-query.js";
 import { findNode, type NodeRow } from "../db/queries/nodes.js";
 
+/** 9999-12-31T23:59:59Z: the last second PostgreSQL timestamps and JavaScript dates agree on. */
+const MAX_UNIX_SECONDS = 253_402_300_799;
+
 /** Most buckets one QueryMetrics call may ask for (a year at 1 h is 8,760). */
 export const MAX_BUCKETS = 11_000;
 /** Most raw points one QueryMetrics call returns; larger ranges need step_seconds. */
@@ -52,6 +55,18 @@ export function createFleetQueryService(db: Database) {
       if (q.name === "") throw new InvalidArgumentError("name", "must be set, e.g. usage_percent");
       const end = q.end || Math.floor(now.getTime() / 1000);
       const start = q.start || end - 3600;
+      // Outside PostgreSQL's timestamp range the query would fail as INTERNAL.
+      for (const [field, v] of [
+        ["start", start],
+        ["end", end],
+      ] as const) {
+        if (!(v >= 0 && v <= MAX_UNIX_SECONDS)) {
+          throw new InvalidArgumentError(
+            field,
+            `must be Unix seconds from 0 to ${MAX_UNIX_SECONDS}, got ${v}`,
+          );
+        }
+      }
       if (start >= end) {
         throw new InvalidArgumentError("start", `must be before end (${end}), got ${start}`);
       }

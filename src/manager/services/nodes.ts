@@ -50,6 +50,10 @@ export function createNodeService(
       }
       const limit = q.pageSize || DEFAULT_PAGE_SIZE;
       const after = q.pageToken ? Buffer.from(q.pageToken, "base64url").toString("utf8") : "";
+      // A forged token must not reach SQL as arbitrary text (NUL bytes make PostgreSQL fail).
+      if (q.pageToken && !/^[A-Za-z0-9._:-]{1,1024}$/.test(after)) {
+        throw new InvalidArgumentError("page_token", "not a token from a previous page");
+      }
       const { rows, total } = await listNodes(db, {
         status: q.status,
         selector: parseSelector(q.selector),

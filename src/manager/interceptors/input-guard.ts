@@ -1,0 +1,58 @@
+import { ConnectError, type Interceptor } from "@connectrpc/connect";
+import { InvalidArgumentError } from "../../common/errors.js";
+
+/** Longest status message sent back; longer ones (echoing hostile input) are cut. */
+export const MAX_STATUS_MESSAGE = 1024;
+
+/**
+ * The first string field (map keys included) holding a NUL character, by
+ * proto field path. PostgreSQL text cannot store NUL, so such a value would
+ * fail deep in a query as INTERNAL instead of a clear INVALID_ARGUMENT.
+ */
+export function findNulField(value: unknown, path = "", depth = 0): string | undefined {
+  if (depth > 32) return undefined;
+  if (typeof value === "string") return value.includes("\u0000") ? path || "(message)" : undefined;
+  if (value === null || typeof value !== "object" || value instanceof Uint8Array) return undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const hit = findNulField(value[i], `${path}[${i}]`, depth + 1);
+      if (hit) return hit;
+    }
+    return undefined;
+  }
+  for (const [k, v] of Object.entries(value)) {
+    if (k === "$typeName") continue;
+    const at = path ? `${path}.${k}` : k;
+    if (k.includes("\u0000")) return `${at} (key)`;
+    const hit = findNulField(v, at, depth + 1);
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
+/**
+ * Hostile-input guard for every unary RPC (inside the error mapping):
+ * refuses NUL characters in any string with INVALID_ARGUMENT, and (outside,
+ * see capStatusMessages) keeps status messages short.
+ */
+export function createInputGuardInterceptor(): Interceptor {
+  return (next) => async (req) => {
+    if (!req.stream) {
+      const field = findNulField(req.message);
+      if (field) throw new InvalidArgumentError(field, "must not contain NUL characters");
+    }
+    return next(req);
+  };
+}
+
+/** A ConnectError whose message fits a trailer: hostile input echoed back must not break the response. */
+export function capStatusMessage(err: ConnectError): ConnectError {
+  if (err.rawMessage.length <= MAX_STATUS_MESSAGE) return err;
+  return new ConnectError(
+    `${err.rawMessage.slice(0, MAX_STATUS_MESSAGE)}… (${err.rawMessage.length} characters)`,
+    err.code,
+    err.metadata,
+    err.details.filter((d) => "desc" in d) as ConstructorParameters<typeof ConnectError>[3],
+    err.cause,
+  );
+}
