@@ -30,8 +30,12 @@ export async function fleetCase(opts: BenchOptions): Promise<CaseResult> {
   const budgetMs = (opts.quick ? 45 : 600) * 1000;
   const prefix = "fl";
   const db = await createBenchDatabase("fleet");
+  // Debug knobs: BENCH_FLEET_NODES=60000 runs that one step; BENCH_CPU_PROF=dir profiles the manager.
+  const fixedNodes = Number(process.env.BENCH_FLEET_NODES ?? 0);
+  const profDir = process.env.BENCH_CPU_PROF;
   const manager = await startServerChild("manager.ts", {
     name: "fleet-manager",
+    execArgv: profDir ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : [],
     env: managerEnv(db.url, opts.stack),
   });
   const gen = await startLoadGenerator();
@@ -63,7 +67,7 @@ export async function fleetCase(opts: BenchOptions): Promise<CaseResult> {
     };
     const managerCpu = cpuMeter(manager.pid);
     const machine = machineMeter();
-    let nodes = 5000;
+    let nodes = fixedNodes || 5000;
     let lastPass = 0;
     let firstFail = 0;
     let retried = false;
@@ -128,6 +132,7 @@ export async function fleetCase(opts: BenchOptions): Promise<CaseResult> {
       if (step.pass) lastPass = Math.max(lastPass, nodes);
       else firstFail = firstFail ? Math.min(firstFail, nodes) : nodes;
       // Double until the first failure, then bisect between the last pass and it.
+      if (fixedNodes) break;
       if (!firstFail) nodes *= 2;
       else if (firstFail - lastPass > Math.max(1000, lastPass * 0.15)) {
         nodes = Math.round((lastPass + firstFail) / 2 / 500) * 500;
