@@ -205,5 +205,5 @@ export const SQL_STRINGS = [
   "!'; TRUNCATE nodes; --",
   'k!="x" OR 1=1',
   "\u202e\ud800",
-  "${jndi:ldap://x}",
+  "$" + "{jndi:ldap://x}",
 ];
