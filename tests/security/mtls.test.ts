@@ -8,13 +8,15 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FleetService } from "../../gen/fleet/v1/fleet_pb.js";
 import { ManagerService } from "../../gen/manager/manager_pb.js";
+import { createLogger } from "../../src/common/logging.js";
 import { createManagerConnection } from "../../src/daemon/transport/client.js";
 import { writeCertificates } from "../../src/manager/certs.js";
+import { MANAGER_DEFAULTS } from "../../src/manager/config.js";
 import { nodes } from "../../src/manager/db/schema/nodes.js";
-import type { Manager } from "../../src/manager/server.js";
+import { createManager, type Manager } from "../../src/manager/server.js";
 import { identityOfCertificate } from "../../src/manager/tls.js";
 import { tempDir } from "../helpers/daemon-harness.js";
-import { startTestManager, uniqueNodeId } from "../helpers/manager.js";
+import { startTestManager, testManagerConfig, uniqueNodeId } from "../helpers/manager.js";
 
 const API_TOKEN = "api-token-0123456789abcdef";
 
@@ -279,6 +281,62 @@ describe("mTLS with node identity binding off (a fleet sharing one certificate)"
     try {
       const id = uniqueNodeId("shared-cert");
       expect((await conn.client.registerNode({ nodeId: id })).success).toBe(true);
+    } finally {
+      conn.close();
+    }
+  });
+});
+
+describe("the lean gRPC path (fastUnaryGrpc) enforces the same identity, tokens and pushback", () => {
+  const dir = tempDir("fleet-mtls-fast-");
+  const suffix = Date.now().toString(36);
+  const nodeA = `fast-a-${suffix}`;
+  let manager: Manager;
+
+  beforeAll(async () => {
+    writeCertificates({ outDir: dir, nodes: [nodeA], hosts: ["127.0.0.1"], days: 2 });
+    manager = createManager(
+      testManagerConfig({
+        tls: {
+          certFile: join(dir, "server.pem"),
+          keyFile: join(dir, "server.key"),
+          clientCaFile: join(dir, "ca.pem"),
+        },
+        admission: { ...MANAGER_DEFAULTS.admission, heartbeatsPerSecond: 1, heartbeatBurst: 1 },
+      }),
+      { logger: createLogger("fast-test", "silent"), fastUnaryGrpc: true },
+    );
+    await manager.start();
+  });
+  afterAll(async () => {
+    await manager?.stop();
+  });
+
+  it("PERMISSION_DENIED for another node's id, RESOURCE_EXHAUSTED with a pushback trailer", async () => {
+    const conn = createManagerConnection({
+      address: `127.0.0.1:${new URL(manager.grpcUrl).port}`,
+      timeoutMs: 5_000,
+      retry: false,
+      tls: {
+        certFile: join(dir, `node-${nodeA}.pem`),
+        keyFile: join(dir, `node-${nodeA}.key`),
+        caFile: join(dir, "ca.pem"),
+      },
+    });
+    try {
+      const denied = await conn.client
+        .registerNode({ nodeId: "someone-else" })
+        .catch((e: unknown) => ConnectError.from(e));
+      expect((denied as ConnectError).code).toBe(Code.PermissionDenied);
+      await conn.client.registerNode({ nodeId: nodeA });
+      await conn.client.heartbeat({ nodeId: nodeA, timestamp: 1n });
+      const limited = await conn.client
+        .heartbeat({ nodeId: nodeA, timestamp: 1n })
+        .catch((e: unknown) => ConnectError.from(e));
+      expect((limited as ConnectError).code).toBe(Code.ResourceExhausted);
+      expect(
+        Number((limited as ConnectError).metadata.get("grpc-retry-pushback-ms")),
+      ).toBeGreaterThan(0);
     } finally {
       conn.close();
     }

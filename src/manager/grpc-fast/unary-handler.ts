@@ -14,6 +14,7 @@ import {
   Code,
   ConnectError,
   type ConnectRouter,
+  type ContextValues,
   createContextValues,
   type HandlerContext,
   type Interceptor,
@@ -37,6 +38,8 @@ export interface FastUnaryOptions {
   maxTimeoutMs?: number;
   /** Everything else: other services, non-gRPC content types, streaming methods. */
   fallback: NodeHandler;
+  /** Per-request context values, as connect-node's option (e.g. the TLS peer identity). */
+  contextValues?: (req: Http2ServerRequest) => ContextValues;
 }
 
 interface Route {
@@ -71,7 +74,7 @@ export function createFastUnaryHandler(opts: FastUnaryOptions): NodeHandler {
       opts.fallback(req, res);
       return;
     }
-    serveUnary(route, req, res, opts.readMaxBytes, maxTimeoutMs);
+    serveUnary(route, req, res, opts.readMaxBytes, maxTimeoutMs, opts.contextValues);
   };
 }
 
@@ -135,6 +138,7 @@ function serveUnary(
   res: Http2ServerResponse,
   readMaxBytes: number,
   maxTimeoutMs: number,
+  contextValues?: (req: Http2ServerRequest) => ContextValues,
 ): void {
   const h = req.headers;
   const stream = res.stream;
@@ -155,8 +159,11 @@ function serveUnary(
     abort?.abort(err);
     if (stream.destroyed || stream.closed || stream.headersSent) return;
     // Trailers-only response: status in the one HEADERS frame, which ends the stream.
+    // Error metadata (e.g. grpc-retry-pushback-ms) goes along, as connect-node sends it.
+    const metadata = err instanceof ConnectError ? headersToObject(err.metadata) : {};
     stream.respond(
       {
+        ...metadata,
         ":status": 200,
         ...RESPONSE_HEADERS,
         "grpc-status": String(code),
@@ -271,7 +278,7 @@ function serveUnary(
     };
     const requestHeader = () => toHeaders(h);
     const url = `http://${h[":authority"] ?? "localhost"}${req.url}`;
-    const values = createContextValues();
+    const values = contextValues ? contextValues(req) : createContextValues();
     const ctx: HandlerContext = {
       service: route.service,
       method: route.method,
