@@ -72,6 +72,7 @@ export interface CreateManagerOptions {
   /**
    * Serve ManagerService unary calls on the lean node:http2 path
    * (grpc-fast/, same handlers and interceptors); everything else stays on connect-node.
+   * Overrides config `grpc.fast_path` (default on).
    */
   fastUnaryGrpc?: boolean;
 }
@@ -213,15 +214,16 @@ export function createManager(
         grpcWeb: false,
         connect: false,
       });
-      const grpcHandler = opts.fastUnaryGrpc
-        ? createFastUnaryHandler({
-            routes: managerRoutes(services),
-            interceptors,
-            contextValues,
-            readMaxBytes: limits.requestMaxBytes,
-            fallback: connectGrpcHandler,
-          })
-        : connectGrpcHandler;
+      const grpcHandler =
+        (opts.fastUnaryGrpc ?? config.grpcFastPath)
+          ? createFastUnaryHandler({
+              routes: managerRoutes(services),
+              interceptors,
+              contextValues,
+              readMaxBytes: limits.requestMaxBytes,
+              fallback: connectGrpcHandler,
+            })
+          : connectGrpcHandler;
       const httpHandler = connectNodeAdapter({
         routes: fleetRoutes(services),
         interceptors,
