@@ -1,4 +1,5 @@
 import { parse as parseYaml } from "yaml";
+import { ConfigError } from "./errors.js";
 
 /** A duration such as "60s", "1m30s", "500ms", "2h" or a bare number of seconds, in ms. */
 export function parseDurationMs(value: unknown): number | undefined {
@@ -35,6 +36,23 @@ export function parseYamlConfig(text: string, source: string): Record<string, un
     throw new Error(`${source}: expected a YAML mapping at the top level`);
   }
   return doc as Record<string, unknown>;
+}
+
+/**
+ * The `--config FILE` named in argv, parsed; `{}` when there is none. An
+ * unreadable or malformed file is one ConfigError naming the flag and the path.
+ */
+export function readConfigFile(
+  argv: readonly string[],
+  readFile: (path: string) => string,
+): { file: Record<string, unknown>; path: string | undefined } {
+  const path = argValue(argv, "config");
+  if (!path) return { file: {}, path };
+  try {
+    return { file: parseYamlConfig(readFile(path), path), path };
+  } catch (err) {
+    throw new ConfigError([`--config (${path}): ${(err as Error).message}`]);
+  }
 }
 
 /** Reads `a.b.c` from a parsed YAML document. */

@@ -3,7 +3,7 @@ import {
   deepFreeze,
   getPath,
   parseDurationMs,
-  parseYamlConfig,
+  readConfigFile,
 } from "../common/config-load.js";
 import { ConfigError } from "../common/errors.js";
 import { LOG_LEVELS, type LogLevel } from "../common/logging.js";
@@ -72,15 +72,7 @@ export interface LoadDaemonConfigInput {
 export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonConfig> {
   const problems: string[] = [];
   const cfg: DaemonConfig = structuredClone(DAEMON_DEFAULTS);
-  const configPath = argValue(input.argv, "config");
-  let file: Record<string, unknown> = {};
-  if (configPath) {
-    try {
-      file = parseYamlConfig(input.readFile(configPath), configPath);
-    } catch (err) {
-      throw new ConfigError([`--config (${configPath}): ${(err as Error).message}`]);
-    }
-  }
+  const { file, path: configPath } = readConfigFile(input.argv, input.readFile);
   const src = configPath ?? "";
   const str = (key: string, set: (v: string) => void) => {
     const v = getPath(file, key);

@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../common/errors.js";
 import { createLogger } from "../common/logging.js";
+import { runMain } from "../common/run-main.js";
 import { createCollectors } from "./collectors/all.js";
 import { loadDaemonConfig } from "./config.js";
 import { createDaemon } from "./daemon.js";
@@ -93,14 +94,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(
-      `fleet-daemon: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    process.exitCode = 1;
-  },
-);
+runMain("fleet-daemon", main);

@@ -31,12 +31,11 @@
  *                max_concurrent_streams: 1000, max_header_list_size: 16KiB }
  */
 import {
-  argValue,
   deepFreeze,
   getPath,
   parseAddress,
   parseDurationMs,
-  parseYamlConfig,
+  readConfigFile,
 } from "../common/config-load.js";
 import { ConfigError } from "../common/errors.js";
 import { LOG_LEVELS, type LogLevel } from "../common/logging.js";
@@ -818,15 +817,7 @@ export interface LoadManagerConfigInput {
 export function loadManagerConfig(input: LoadManagerConfigInput): Readonly<ManagerConfig> {
   const problems: string[] = [];
   const cfg: ManagerConfig = structuredClone(MANAGER_DEFAULTS);
-  const configPath = argValue(input.argv, "config");
-  let file: Record<string, unknown> = {};
-  if (configPath) {
-    try {
-      file = parseYamlConfig(input.readFile(configPath), configPath);
-    } catch (err) {
-      throw new ConfigError([`--config (${configPath}): ${(err as Error).message}`]);
-    }
-  }
+  const { file, path: configPath } = readConfigFile(input.argv, input.readFile);
 
   for (const k of MANAGER_CONFIG_KEYS as readonly ConfigKey[]) {
     const envValue = k.env ? input.env[k.env] : undefined;

@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../common/errors.js";
 import { createLogger } from "../common/logging.js";
+import { runMain } from "../common/run-main.js";
 import { runCertsCommand } from "./certs.js";
 import { insecureListenerProblem, loadManagerConfig } from "./config.js";
 import { openDatabase } from "./db/client.js";
@@ -85,14 +86,4 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    process.stderr.write(
-      `fleet-manager: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
-    );
-    process.exitCode = 1;
-  },
-);
+runMain("fleet-manager", main);

@@ -1,4 +1,3 @@
-import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import http2 from "node:http2";
 import type { AddressInfo } from "node:net";
@@ -14,71 +13,26 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManagerService } from "../../gen/manager/manager_pb.js";
 import { createManagerConnection } from "../../src/daemon/transport/client.js";
 import { describeError } from "../../src/daemon/transport/errors.js";
+import { writeCertificates } from "../../src/manager/certs.js";
 import { tempDir } from "../helpers/daemon-harness.js";
 import { spawnDaemon, writeDaemonYaml } from "../helpers/daemon-process.js";
 
-/** A CA, a server cert for 127.0.0.1, a client cert, and an unrelated CA, made with openssl. */
+/**
+ * A CA, a server cert for 127.0.0.1 and a client cert (the `certs` command's own
+ * code), and a rogue CA with its own client cert, in one folder.
+ */
 function makeCerts(dir: string) {
-  const ssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  const ca = (name: string) => {
-    ssl(
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-days",
-      "2",
-      "-subj",
-      `/CN=${name}`,
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.pem`,
-    );
+  writeCertificates({ outDir: dir, nodes: ["client"], hosts: ["127.0.0.1", "localhost"], days: 2 });
+  const rogue = join(dir, "rogue");
+  writeCertificates({ outDir: rogue, nodes: ["client"], hosts: ["127.0.0.1"], days: 2 });
+  const names: Record<string, string> = {
+    "client.pem": "node-client.pem",
+    "client.key": "node-client.key",
+    "other-ca.pem": "rogue/ca.pem",
+    "rogue-client.pem": "rogue/node-client.pem",
+    "rogue-client.key": "rogue/node-client.key",
   };
-  const leaf = (name: string, signer: string, ext: string) => {
-    ssl(
-      "req",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-subj",
-      `/CN=${name}`,
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.csr`,
-    );
-    writeFileSync(join(dir, `${name}.ext`), ext);
-    ssl(
-      "x509",
-      "-req",
-      "-in",
-      `${name}.csr`,
-      "-CA",
-      `${signer}.pem`,
-      "-CAkey",
-      `${signer}.key`,
-      "-CAcreateserial",
-      "-days",
-      "2",
-      "-extfile",
-      `${name}.ext`,
-      "-out",
-      `${name}.pem`,
-    );
-  };
-  ca("ca");
-  ca("other-ca");
-  leaf("server", "ca", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n");
-  leaf("client", "ca", "extendedKeyUsage=clientAuth\n");
-  leaf("rogue-client", "other-ca", "extendedKeyUsage=clientAuth\n");
-  return (f: string) => join(dir, f);
+  return (f: string) => join(dir, names[f] ?? f);
 }
 
 describe("daemon transport over TLS 1.3 with client certificates", () => {
