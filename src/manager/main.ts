@@ -69,9 +69,11 @@ async function main(argv: string[]): Promise<number> {
   try {
     await manager.start();
   } catch (err) {
+    // Whatever got opened before the failure (a listening port, the database)
+    // would keep the process alive, so a supervisor would see it as running.
+    await manager.stop();
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`fleet-manager: ${err.message}\n`);
-    await manager.stop();
     return 2;
   }
   await new Promise<void>((resolve) => {

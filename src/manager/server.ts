@@ -251,8 +251,8 @@ export function createManager(
         session.once("close", () => sessions.delete(session));
       });
       httpServer = createHttpServer(config, tls, httpHandler);
-      grpcPort = await listen(grpcServer, config.grpcAddr.host, config.grpcAddr.port);
-      httpPort = await listen(httpServer, config.httpAddr.host, config.httpAddr.port);
+      grpcPort = await listen(grpcServer, config.grpcAddr, "grpc.addr (FLEET_GRPC_ADDR)");
+      httpPort = await listen(httpServer, config.httpAddr, "http.addr (FLEET_HTTP_ADDR)");
       heartbeats.start();
       retention.start();
       await liveness.start();
@@ -312,15 +312,25 @@ export function createManager(
   };
 }
 
+/** Listens; a port in use or not ours to bind is a ConfigError naming the key. */
 function listen(
   server: http.Server | https.Server | http2.Http2Server | http2.Http2SecureServer,
-  host: string,
-  port: number,
+  addr: { host: string; port: number },
+  key: string,
 ): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
+    const onError = (err: NodeJS.ErrnoException) => {
+      const why: Record<string, string> = {
+        EADDRINUSE: "the address is already in use",
+        EACCES: "permission denied (ports below 1024 need privileges)",
+        EADDRNOTAVAIL: "no local interface has that address",
+      };
+      const reason = err.code ? why[err.code] : undefined;
+      reject(reason ? new ConfigError([`${key} ${addr.host}:${addr.port}: ${reason}`]) : err);
+    };
+    server.once("error", onError);
+    server.listen(addr.port, addr.host, () => {
+      server.off("error", onError);
       resolve((server.address() as AddressInfo).port);
     });
   });
