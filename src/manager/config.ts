@@ -396,8 +396,9 @@ export const MANAGER_CONFIG_KEYS: readonly ConfigKeyDoc[] = [
   }),
   key({
     yaml: "database.pool_size",
-    description: "PostgreSQL connection pool size per manager",
-    parse: integer(2, 1000),
+    description:
+      "PostgreSQL connection pool size per manager (at least 4: the liveness sweeper and partition maintenance each hold one for their advisory locks)",
+    parse: integer(4, 1000),
     get: (c) => c.databasePoolSize,
     set: (c, v) => {
       c.databasePoolSize = v;

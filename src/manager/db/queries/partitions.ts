@@ -53,11 +53,15 @@ export async function createDailyPartition(db: Database, day: Date): Promise<voi
     await tx.execute(
       sql`create table ${table} (like metrics including defaults including constraints)`,
     );
+    // One statement, one snapshot: exactly the rows deleted are copied. A row
+    // ingested meanwhile stays in the default partition, and ATTACH then fails
+    // on it, rolling back; the next maintenance run tries again. Nothing is lost.
     await tx.execute(sql`
-      insert into ${table} select * from metrics_default
-       where ts >= ${from}::timestamptz and ts < ${to}::timestamptz`);
-    await tx.execute(sql`
-      delete from metrics_default where ts >= ${from}::timestamptz and ts < ${to}::timestamptz`);
+      with moved as (
+        delete from metrics_default
+         where ts >= ${from}::timestamptz and ts < ${to}::timestamptz
+        returning *)
+      insert into ${table} select * from moved`);
     await tx.execute(sql`
       alter table metrics attach partition ${table}
         for values from (${sql.raw(`'${from}'`)}) to (${sql.raw(`'${to}'`)})`);
