@@ -19,7 +19,13 @@ COPY --from=build --chown=root:root /src/package.json ./
 COPY --from=build --chown=root:root /src/node_modules ./node_modules
 COPY --from=build --chown=root:root /src/dist ./dist
 COPY --from=build --chown=root:root /src/drizzle ./drizzle
-RUN mkdir -p /var/lib/fleet && chown node:node /var/lib/fleet
+# State folders owned by the runtime user: the manager's data dir, and the
+# daemon's work_dir (node_id, spool) when this image runs fleet-daemon. A fresh
+# named volume copies this ownership on first mount; without it the mount point
+# is root-owned and the daemon fails with EACCES creating its spool.
+RUN mkdir -p /var/lib/fleet /var/lib/fleet-daemon \
+ && chown node:node /var/lib/fleet /var/lib/fleet-daemon \
+ && chmod 0750 /var/lib/fleet-daemon
 USER node
 EXPOSE 9090 8080
 VOLUME ["/var/lib/fleet"]

@@ -16,6 +16,15 @@ interface Container {
   livenessProbe?: { httpGet?: { path: string; port: string } };
   resources?: { requests?: Record<string, string> };
   volumeMounts?: { name: string; mountPath: string; readOnly?: boolean }[];
+  securityContext?: { runAsUser?: number; runAsNonRoot?: boolean };
+}
+interface PodSpec {
+  containers: Container[];
+  initContainers?: Container[];
+  volumes?: { name: string; hostPath?: { path: string } }[];
+  hostNetwork?: boolean;
+  hostPID?: boolean;
+  securityContext?: { runAsUser?: number; runAsGroup?: number; runAsNonRoot?: boolean };
 }
 interface K8sObject {
   kind: string;
@@ -24,11 +33,10 @@ interface K8sObject {
     replicas?: number;
     ports?: { name: string; port: number }[];
     minAvailable?: number;
-    template?: {
-      spec: { containers: Container[]; volumes?: { name: string; hostPath?: { path: string } }[] };
-    };
+    template?: { spec: PodSpec };
   };
   stringData?: Record<string, string>;
+  data?: Record<string, string>;
 }
 
 const root = packageRoot();
@@ -79,6 +87,21 @@ describe("docker-compose.yml", () => {
 
     expect(daemon?.environment?.MANAGER_ADDRESS).toBe("manager:9090");
   });
+
+  it("keeps the daemon's work_dir on a named volume the image prepares for the node user", () => {
+    const { daemon } = compose.services;
+    const config = parse(read("deploy/compose/daemon.yaml")) as { daemon: { work_dir: string } };
+    const workDir = config.daemon.work_dir;
+    const state = daemon?.volumes?.find((v) => v.endsWith(`:${workDir}`));
+    expect(state, `a volume at ${workDir}`).toBeDefined();
+    // A named volume (not a bind mount) copies the image's ownership on first mount.
+    const name = state?.split(":")[0] ?? "";
+    expect(name).not.toMatch(/^[./~]/);
+    expect(compose.volumes).toHaveProperty(name);
+    const dockerfile = read("Dockerfile");
+    expect(dockerfile).toMatch(new RegExp(`mkdir -p [^\\n]*${workDir}`));
+    expect(dockerfile).toMatch(new RegExp(`chown node:node [^\\n]*${workDir}`));
+  });
 });
 
 describe("Dockerfile", () => {
@@ -90,6 +113,15 @@ describe("Dockerfile", () => {
     expect(dockerfile).toMatch(/npm prune --omit=dev/);
     expect(dockerfile).toMatch(/ENTRYPOINT \["node", "dist\/src\/manager\/main.js"\]/);
     expect(dockerfile).toMatch(/EXPOSE 9090 8080/);
+  });
+
+  it("creates the state folders owned by the node user before dropping root", () => {
+    const user = dockerfile.search(/^USER node$/m);
+    for (const dir of ["/var/lib/fleet", "/var/lib/fleet-daemon"]) {
+      const chown = dockerfile.search(new RegExp(`chown node:node [^\\n]*${dir}(\\s|$)`, "m"));
+      expect(chown, dir).toBeGreaterThan(-1);
+      expect(chown, dir).toBeLessThan(user);
+    }
   });
 });
 
@@ -135,18 +167,39 @@ describe("deploy/kubernetes", () => {
     ]);
   });
 
-  it("runs the daemon on every node with the host's /proc and mounts read-only", () => {
+  it("runs the daemon on every node in the host network, without host PIDs or host root", () => {
     const ds = byKind(daemon, "DaemonSet");
     const pod = ds.spec?.template?.spec;
     const c = pod?.containers[0];
     expect(c?.command).toEqual(["node", "dist/src/daemon/main.js"]);
+    // Per-interface network counters need the node's network namespace.
+    expect(pod?.hostNetwork).toBe(true);
+    // Nothing in the daemon reads a host root prefix or other processes.
+    expect(pod?.hostPID).toBeUndefined();
     const mounts = Object.fromEntries((c?.volumeMounts ?? []).map((m) => [m.mountPath, m]));
-    expect(mounts["/host/proc"]?.readOnly).toBe(true);
-    expect(mounts["/host"]?.readOnly).toBe(true);
-    expect(mounts["/var/lib/fleet-daemon"]).toBeDefined();
+    expect(Object.keys(mounts).filter((p) => p.startsWith("/host"))).toEqual([]);
     const hostPaths = (pod?.volumes ?? []).map((v) => v.hostPath?.path).filter(Boolean);
-    expect(hostPaths).toEqual(expect.arrayContaining(["/proc", "/", "/var/lib/fleet-daemon"]));
+    expect(hostPaths).toEqual(["/var/lib/fleet-daemon"]);
     const env = c?.env?.find((e) => e.name === "NODE_NAME");
     expect(env?.valueFrom).toEqual({ fieldRef: { fieldPath: "spec.nodeName" } });
+  });
+
+  it("hands the daemon's hostPath work_dir to uid 1000 before the daemon starts", () => {
+    const config = parse(byKind(daemon, "ConfigMap").data?.["daemon.yaml"] ?? "") as {
+      daemon: { work_dir: string };
+    };
+    const workDir = config.daemon.work_dir;
+    const pod = byKind(daemon, "DaemonSet").spec?.template?.spec;
+    const state = pod?.containers[0]?.volumeMounts?.find((m) => m.mountPath === workDir);
+    expect(state, `a mount at ${workDir}`).toBeDefined();
+    expect(pod?.volumes?.find((v) => v.name === state?.name)?.hostPath?.path).toBe(workDir);
+    // The daemon runs as the image's node user.
+    expect(pod?.securityContext).toMatchObject({ runAsUser: 1000, runAsNonRoot: true });
+    const init = pod?.initContainers?.find((i) =>
+      i.volumeMounts?.some((m) => m.name === state?.name && m.mountPath === workDir),
+    );
+    expect(init, "an initContainer mounting the state volume").toBeDefined();
+    expect(init?.securityContext?.runAsUser).toBe(0);
+    expect(init?.command?.join(" ")).toContain(`chown 1000:1000 ${workDir}`);
   });
 });
