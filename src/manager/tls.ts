@@ -60,7 +60,7 @@ export function identityOfCertificate(cert: PeerCertificate): PeerIdentity | und
   if (nodeUris.length > 0) {
     const only = nodeUris.length === 1 ? (nodeUris[0] as string) : undefined;
     return {
-      nodeId: only ? decodeURIComponent(only.slice(SPIFFE_NODE_PREFIX.length)) : undefined,
+      nodeId: only ? decodeUriPart(only.slice(SPIFFE_NODE_PREFIX.length)) : undefined,
       subject: nodeUris.join(","),
     };
   }
@@ -160,4 +160,13 @@ export function createHttpServer(
         handler,
       )
     : http.createServer(bounds, handler);
+}
+
+/** A malformed %-escape names no node (it would otherwise throw inside the request listener). */
+function decodeUriPart(part: string): string | undefined {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return undefined;
+  }
 }

@@ -78,3 +78,15 @@ describe("renderFleetExposition", () => {
     expect(text.endsWith("\n")).toBe(true);
   });
 });
+
+describe("label keys that map to one Prometheus name", () => {
+  it("keeps one of them, so the scrape stays valid", () => {
+    const text = renderFleetExposition(
+      [node("c", "online", { aB: "1", a_b: "2", "a.b": "3" })],
+      [],
+    );
+    const info = text.split("\n").find((l) => l.startsWith("fleet_node_info{")) ?? "";
+    expect(info.match(/label_a_b=/g)).toHaveLength(1);
+    expect(info).toMatch(/label_a_b="[123]"/);
+  });
+});

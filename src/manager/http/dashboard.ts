@@ -1,6 +1,7 @@
 import { createReadStream, type Stats } from "node:fs";
 import { stat } from "node:fs/promises";
 import { extname, join, resolve, sep } from "node:path";
+import { pipeline } from "node:stream/promises";
 import type { connectNodeAdapter } from "@connectrpc/connect-node";
 
 type Fallback = NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>;
@@ -88,8 +89,9 @@ export function createDashboardHandler(root: string) {
       res.end();
       return true;
     }
-    await new Promise<void>((done, fail) => {
-      createReadStream(file).on("error", fail).on("end", done).pipe(res);
+    // pipeline destroys the file stream when the client goes away mid-download.
+    await pipeline(createReadStream(file), res).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== "ERR_STREAM_PREMATURE_CLOSE") throw err;
     });
     return true;
   };

@@ -86,9 +86,13 @@ export function renderFleetExposition(nodes: NodeRow[], latest: LatestMetricRow[
       [id],
       n.status === "online" ? 1 : 0,
     );
-    const nodeLabels = Object.entries(n.labels)
-      .sort(([a], [b]) => a.localeCompare(b))
-      .map(([k, v]): [string, string] => [`label_${promName(k)}`, v]);
+    // Distinct keys can map to one Prometheus name (`a-b`, `a_b`): the first
+    // in key order keeps it, since a repeated label name fails the whole scrape.
+    const nodeLabels = new Map<string, string>();
+    for (const [k, v] of Object.entries(n.labels).sort(([a], [b]) => a.localeCompare(b))) {
+      const name = `label_${promName(k)}`;
+      if (!nodeLabels.has(name)) nodeLabels.set(name, v);
+    }
     add(
       "fleet_node_info",
       "gauge",
