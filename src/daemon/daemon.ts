@@ -33,6 +33,20 @@ export interface CreateDaemonOptions {
 
 export const SHUTDOWN_FLUSH_MS = 3_000;
 
+/** Resolves when `work` settles or after `ms`, whichever is first (calling onTimeout then). */
+async function waitAtMost(work: Promise<unknown>, ms: number, onTimeout: () => void) {
+  let t: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<boolean>((resolve) => {
+    t = setTimeout(() => resolve(true), ms);
+  });
+  const finished = work.then(
+    () => false,
+    () => false,
+  );
+  if (await Promise.race([finished, timedOut])) onTimeout();
+  clearTimeout(t);
+}
+
 /** The continuous daemon: collectors → spool → manager, plus heartbeat. main.ts and tests use this. */
 export function createDaemon(config: Readonly<DaemonConfig>, opts: CreateDaemonOptions): Daemon {
   const logger = opts.logger;
@@ -135,6 +149,7 @@ export function createDaemon(config: Readonly<DaemonConfig>, opts: CreateDaemonO
         callSignal: callsCtl.signal,
         reconnectIntervalMs: config.manager.reconnectIntervalMs,
         lingerMs: opts.lingerMs ?? 200,
+        log,
       });
       statusTimer = setInterval(() => void saveStatus(), 2_000);
       statusTimer.unref();
@@ -144,8 +159,10 @@ export function createDaemon(config: Readonly<DaemonConfig>, opts: CreateDaemonO
       const deadline = setTimeout(() => callsCtl.abort(), flushMs);
       loopsCtl.abort();
       if (statusTimer) clearInterval(statusTimer);
-      await Promise.all(running);
-      await reportLoop;
+      // Loops end at the abort; a collector stuck in I/O (a hung NFS `df`) is not waited for.
+      await waitAtMost(Promise.all([...running, reportLoop]), flushMs, () =>
+        logger.warn({ waitedMs: flushMs }, "a loop did not stop in time; shutting down without it"),
+      );
       if (flush && health.registered && !callsCtl.signal.aborted) {
         const outcome = await flush(callsCtl.signal);
         logger.info({ outcome, left: spool?.stats().batches ?? 0 }, "shutdown flush done");

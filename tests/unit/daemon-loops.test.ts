@@ -108,6 +108,80 @@ describe("collect loop", () => {
   });
 });
 
+describe("collect loop bounds", () => {
+  it("gives up on a hung collector after its timeout, skips rounds while it is stuck, and stops at once", async () => {
+    const spool = await openSpool({
+      dir: mkdtempSync(join(tmpdir(), "fleet-collect-hung-")),
+      maxBytes: 1 << 20,
+    });
+    let calls = 0;
+    const hung: Collector = {
+      type: "disk",
+      collect: () => {
+        calls++;
+        return new Promise(() => {}); // a `df` on a dead NFS mount
+      },
+    };
+    const messages: string[] = [];
+    const ctl = new AbortController();
+    const loop = runCollectLoop({
+      collector: hung,
+      intervalMs: 1000,
+      timeoutMs: 200,
+      spool,
+      signal: ctl.signal,
+      logger: silent,
+      log: (_l, key, _o, msg) => {
+        messages.push(`${key}: ${msg}`);
+      },
+    });
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(calls).toBe(1);
+    expect(messages[0]).toMatch(/collector:disk: collector disk failed/);
+    expect(messages[1]).toMatch(/still stuck/);
+    ctl.abort();
+    const started = Date.now();
+    await loop;
+    expect(Date.now() - started).toBeLessThan(100);
+  });
+
+  it("counts a round the spool cannot write as dropped, with its time range, and logs a spool write failure", async () => {
+    const spool = await openSpool({
+      dir: mkdtempSync(join(tmpdir(), "fleet-collect-full-")),
+      maxBytes: 1 << 20,
+    });
+    spool.append = async () => {
+      throw Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" });
+    };
+    const ok: Collector = {
+      type: "cpu",
+      collect: async (now) => [
+        { type: "cpu", timestamp: Math.floor(now.getTime() / 1000), labels: {}, values: { v: 1 } },
+      ],
+    };
+    const keys: string[] = [];
+    const ctl = new AbortController();
+    const loop = runCollectLoop({
+      collector: ok,
+      intervalMs: 1000,
+      spool,
+      signal: ctl.signal,
+      logger: silent,
+      log: (_l, key) => {
+        keys.push(key);
+      },
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    ctl.abort();
+    await loop;
+    expect(keys).toEqual(["spool-write"]);
+    const s = spool.stats();
+    expect(s).toMatchObject({ droppedBatches: 1, droppedSamples: 1 });
+    expect(s.droppedFrom).toBeGreaterThan(0);
+    expect(s.droppedTo).toBe(s.droppedFrom);
+  });
+});
+
 describe("reporter", () => {
   it("drops only the malformed batch on INVALID_ARGUMENT and keeps batches on UNAVAILABLE", async () => {
     const stored: number[] = [];

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, renameSync, rmdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -97,5 +97,35 @@ describe("spool", () => {
     await s.append([sample(1)]);
     await waiting;
     expect(woke).toBe(true);
+  });
+
+  it("an I/O error reading a batch is thrown, not taken for corruption; the batch stays", async () => {
+    const dir = tmp();
+    const spool = await openSpool({ dir, maxBytes: 1 << 20 });
+    const b = await spool.append([sample(300)]);
+    const name = readdirSync(dir).find((n) => n.endsWith(".batch")) as string;
+    const file = join(dir, name);
+    // Make the read fail with an errno (EISDIR), as EACCES or EIO would.
+    renameSync(file, `${file}.keep`);
+    mkdirSync(file);
+    await expect(spool.pick({ maxSamples: 100, maxBatches: 10 })).rejects.toMatchObject({
+      code: "EISDIR",
+    });
+    expect(readdirSync(dir).some((n) => n.endsWith(".corrupt"))).toBe(false);
+    expect(spool.stats()).toMatchObject({ batches: 1, droppedBatches: 0 });
+    rmdirSync(file);
+    renameSync(`${file}.keep`, file);
+    const picked = await spool.pick({ maxSamples: 100, maxBatches: 10 });
+    expect(picked.map((p) => p.seq)).toEqual([b.seq]);
+  });
+
+  it("a failed append leaves no temp file behind", async () => {
+    const dir = tmp();
+    const spool = await openSpool({ dir, maxBytes: 1 << 20 });
+    // The rename into place fails (a directory sits at the batch's name), as a full disk would fail a write.
+    mkdirSync(join(dir, `${"1".padStart(16, "0")}-400-400-1.batch`));
+    await expect(spool.append([sample(400)])).rejects.toThrow();
+    expect(readdirSync(dir).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+    expect(spool.stats().batches).toBe(0);
   });
 });

@@ -129,6 +129,8 @@ export interface ReportLoopOptions {
   reconnectIntervalMs: number;
   /** Wait after new data so the collectors of one tick share a call. */
   lingerMs: number;
+  /** Rate-limited log for failures outside a call (spool I/O errors). */
+  log?: LimitedLog;
   random?: () => number;
 }
 
@@ -140,11 +142,24 @@ export interface ReportLoopOptions {
 export async function runReportLoop(o: ReportLoopOptions): Promise<void> {
   let failures = 0;
   while (!o.signal.aborted) {
-    await o.spool.waitForData(o.signal);
-    if (o.signal.aborted) break;
-    if (failures === 0) await sleep(o.lingerMs, o.signal);
-    if (o.signal.aborted || !(await o.registration.ensure())) break;
-    const r = await o.reporter.drain(o.callSignal);
+    let r: SendOutcome;
+    try {
+      await o.spool.waitForData(o.signal);
+      if (o.signal.aborted) break;
+      if (failures === 0) await sleep(o.lingerMs, o.signal);
+      if (o.signal.aborted || !(await o.registration.ensure())) break;
+      r = await o.reporter.drain(o.callSignal);
+    } catch (err) {
+      // A spool I/O error (EIO, EMFILE…) must not kill the daemon without its shutdown
+      // flush: the batches stay on disk, and the loop backs off and tries again.
+      o.log?.(
+        "error",
+        "report-loop",
+        { err: (err as Error).message, code: (err as NodeJS.ErrnoException).code },
+        "report loop failed (spool I/O?); batches kept, retrying after a backoff",
+      );
+      r = "failed";
+    }
     if (r === "reregister") {
       o.registration.invalidate();
       continue;

@@ -44,6 +44,8 @@ export interface Spool {
   release(seqs: readonly number[]): void;
   /** Give up on these (the manager rejected them as malformed). */
   drop(seqs: readonly number[], reason: string): Promise<void>;
+  /** Counts a round that never reached the spool (append failed) as dropped, with its time range. */
+  recordLoss(samples: readonly MetricSample[]): void;
   stats(): SpoolStats;
   /** Resolves at the next append, or when the signal aborts. */
   waitForData(signal: AbortSignal): Promise<void>;
@@ -134,8 +136,11 @@ export async function openSpool(opts: SpoolOptions): Promise<Spool> {
         throw new Error(`unknown batch format v=${doc.v}`);
       return doc.samples;
     } catch (err) {
-      // Only possible after disk damage: keep the file aside for a human, count it as dropped.
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return undefined;
+      // An I/O error (EACCES, EMFILE, EIO…) says nothing about the batch: it stays for the next try.
+      if (typeof code === "string") throw err;
+      // Bad JSON or an unknown format, only possible after disk damage: keep the file aside for a human, count it as dropped.
       remove(e.seq);
       await rename(e.file, `${e.file}.corrupt`).catch(() => unlinkQuiet(e.file));
       recordDrop([e], `unreadable spool file: ${(err as Error).message}`);
@@ -154,15 +159,22 @@ export async function openSpool(opts: SpoolOptions): Promise<Spool> {
       const file = join(opts.dir, name);
       const tmp = `${file}.tmp`;
       const data = JSON.stringify({ v: 1, samples });
-      const fh = await open(tmp, "wx", 0o640);
       try {
-        await fh.writeFile(data);
-        await fh.sync();
-      } finally {
-        await fh.close();
+        const fh = await open(tmp, "wx", 0o640);
+        try {
+          await fh.writeFile(data);
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+        await rename(tmp, file);
+        await fsyncDir();
+      } catch (err) {
+        // Disk full or similar: leave nothing behind that a later open would half-trust.
+        await unlinkQuiet(tmp).catch(() => {});
+        await unlinkQuiet(file).catch(() => {});
+        throw err;
       }
-      await rename(tmp, file);
-      await fsyncDir();
       const entry: Entry = {
         seq,
         file,
@@ -204,14 +216,20 @@ export async function openSpool(opts: SpoolOptions): Promise<Spool> {
         return true;
       };
       const snapshot = entries.filter((e) => !inFlight.has(e.seq));
-      // Half the call for the newest batches, so fresh data is never starved by a backlog…
-      for (let i = snapshot.length - 1; i >= 0; i--) {
-        const e = snapshot[i] as Entry;
-        if (!(await take(e, Math.max(1, maxBatches / 2), maxSamples / 2))) break;
-      }
-      // …and the rest for the backlog, oldest first, so it drains in order.
-      for (const e of snapshot) {
-        if (!(await take(e, maxBatches, maxSamples))) break;
+      try {
+        // Half the call for the newest batches, so fresh data is never starved by a backlog…
+        for (let i = snapshot.length - 1; i >= 0; i--) {
+          const e = snapshot[i] as Entry;
+          if (!(await take(e, Math.max(1, maxBatches / 2), maxSamples / 2))) break;
+        }
+        // …and the rest for the backlog, oldest first, so it drains in order.
+        for (const e of snapshot) {
+          if (!(await take(e, maxBatches, maxSamples))) break;
+        }
+      } catch (err) {
+        // An I/O error: nothing picked stays in flight, everything stays spooled.
+        for (const b of out) inFlight.delete(b.seq);
+        throw err;
       }
       return out;
     },
@@ -235,6 +253,16 @@ export async function openSpool(opts: SpoolOptions): Promise<Spool> {
         }
       }
       recordDrop(gone, reason);
+    },
+    recordLoss(samples) {
+      if (samples.length === 0) return;
+      const ts = samples.map((x) => x.timestamp);
+      const from = Math.min(...ts);
+      const to = Math.max(...ts);
+      dropped.batches += 1;
+      dropped.samples += samples.length;
+      dropped.from = dropped.from ? Math.min(dropped.from, from) : from;
+      dropped.to = Math.max(dropped.to, to);
     },
     stats() {
       return {
