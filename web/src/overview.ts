@@ -16,6 +16,7 @@ export function renderOverview(root: HTMLElement, query: URLSearchParams): () =>
   let generation = 0;
 
   const cards = h("section", { class: "cards", "aria-label": "fleet summary" });
+  const summaryError = h("p", { class: "error", id: "summary-error", role: "alert" });
   const breakdown = h("section", { class: "breakdown" });
   const statusSel = h(
     "select",
@@ -55,6 +56,7 @@ export function renderOverview(root: HTMLElement, query: URLSearchParams): () =>
 
   fill(
     root,
+    summaryError,
     cards,
     breakdown,
     h(
@@ -165,7 +167,21 @@ export function renderOverview(root: HTMLElement, query: URLSearchParams): () =>
     );
   };
 
-  const loadSummary = async () => renderSummary(await fleet.getFleetSummary({}));
+  // Never rejects: a failure is shown above the cards, which are marked stale until the next success.
+  const loadSummary = async () => {
+    const gen = generation;
+    try {
+      const s = await fleet.getFleetSummary({});
+      if (gen !== generation) return;
+      summaryError.textContent = "";
+      cards.removeAttribute("data-stale");
+      renderSummary(s);
+    } catch (err) {
+      if (gen !== generation) return;
+      summaryError.textContent = `summary: ${err instanceof Error ? err.message : String(err)}`;
+      cards.setAttribute("data-stale", "");
+    }
+  };
 
   async function loadPage(first: boolean) {
     const gen = generation;
