@@ -37,10 +37,19 @@ function start(): void {
     for (;;) {
       try {
         setState(failures ? "reconnecting" : "connecting");
-        const stream = fleet.watchNodes({ afterEventId: after });
-        setState("live");
-        for await (const e of stream) {
+        // "live" only once the manager answered: its response headers, or the
+        // first event (a Connect server commits headers with the first message,
+        // so on a quiet fleet the badge says "connecting…" until something happens).
+        let established = false;
+        const establish = () => {
+          if (established) return;
+          established = true;
           failures = 0;
+          setState("live");
+        };
+        const stream = fleet.watchNodes({ afterEventId: after }, { onHeader: establish });
+        for await (const e of stream) {
+          establish();
           after = e.eventId;
           for (const fn of listeners) fn(e);
         }
