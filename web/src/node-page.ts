@@ -206,6 +206,8 @@ export function renderNodePage(
   return () => {
     off();
     clearInterval(refresh);
+    // Queries still in flight see a newer generation and leave the destroyed charts alone.
+    loading++;
     for (const { chart } of charts) chart.destroy();
   };
 }
