@@ -1,12 +1,8 @@
-import {
-  argValue,
-  deepFreeze,
-  getPath,
-  parseDurationMs,
-  readConfigFile,
-} from "../common/config-load.js";
+import { parseArgs } from "node:util";
+import { deepFreeze, getPath, parseDurationMs, readConfigFile } from "../common/config-load.js";
 import { ConfigError } from "../common/errors.js";
 import { LOG_LEVELS, type LogLevel } from "../common/logging.js";
+import { type ValidationLimits, validateNodeId } from "../common/validation.js";
 
 export interface CollectorConfig {
   enabled: boolean;
@@ -68,11 +64,58 @@ export interface LoadDaemonConfigInput {
   readFile: (path: string) => string;
 }
 
+/** The manager's default node id limit (limits.node_id_max_length); the daemon checks its id against it at start. */
+const NODE_ID_LIMITS = { nodeIdMaxLength: 128 } as ValidationLimits;
+
+const FLAGS = {
+  config: { type: "string" },
+  once: { type: "boolean" },
+  "log-level": { type: "string" },
+  "work-dir": { type: "string" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/**
+ * The command line, strictly: an unknown flag, a flag without its value or a
+ * stray argument is a ConfigError naming it (exit 2), never silently ignored.
+ */
+export function parseDaemonArgv(argv: readonly string[]) {
+  const status = argv[0] === "status";
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof FLAGS; allowPositionals: true }>>;
+  try {
+    parsed = parseArgs({
+      args: argv.slice(status ? 1 : 0),
+      options: FLAGS,
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (err) {
+    // Node's messages name the flag ("Unknown option '--confg'", "Option '--config <value>' argument missing").
+    const first = (err as Error).message.split(/\.\s|\n/)[0];
+    throw new ConfigError([`command line: ${first} (fleet-daemon --help lists the flags)`]);
+  }
+  const problems: string[] = [];
+  for (const name of ["config", "log-level", "work-dir"] as const) {
+    if (parsed.values[name] === "") problems.push(`--${name}: expected a value, got ""`);
+  }
+  const [stray] = parsed.positionals;
+  if (stray !== undefined)
+    problems.push(
+      `command line: unexpected argument "${stray}" (the only command is "status", given first)`,
+    );
+  if (problems.length) throw new ConfigError(problems);
+  return { ...parsed.values, status };
+}
+
 /** Defaults, then YAML (`--config`, the existing system's keys), then env, then flags. */
 export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonConfig> {
   const problems: string[] = [];
   const cfg: DaemonConfig = structuredClone(DAEMON_DEFAULTS);
-  const { file, path: configPath } = readConfigFile(input.argv, input.readFile);
+  const flags = parseDaemonArgv(input.argv);
+  const { file, path: configPath } = readConfigFile(
+    flags.config === undefined ? [] : ["--config", flags.config],
+    input.readFile,
+  );
   const src = configPath ?? "";
   const str = (key: string, set: (v: string) => void) => {
     const v = getPath(file, key);
@@ -100,8 +143,10 @@ export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonC
       );
   };
 
+  let idSource = "";
   str("daemon.id", (v) => {
     cfg.id = v;
+    idSource = `daemon.id (${src})`;
   });
   str("daemon.log_level", (v) => level(v, src));
   str("daemon.work_dir", (v) => {
@@ -205,15 +250,24 @@ export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonC
   // Environment, as the existing system reads it.
   if (input.env.MANAGER_ADDRESS) cfg.manager.address = input.env.MANAGER_ADDRESS;
   if (input.env.LOG_LEVEL) level(input.env.LOG_LEVEL, "env LOG_LEVEL");
-  if (!cfg.id && input.env.NODE_NAME) cfg.id = input.env.NODE_NAME;
+  if (!cfg.id && input.env.NODE_NAME) {
+    cfg.id = input.env.NODE_NAME;
+    idSource = "daemon.id (env NODE_NAME)";
+  }
+  // The same rule the manager applies to node_id, so a bad id stops here and not at every call.
+  if (idSource && cfg.id) {
+    try {
+      validateNodeId(cfg.id, NODE_ID_LIMITS, idSource);
+    } catch (err) {
+      problems.push((err as Error).message);
+    }
+  }
 
   // Flags.
-  const flagLevel = argValue(input.argv, "log-level");
-  if (flagLevel) level(flagLevel, "--log-level");
-  const flagWorkDir = argValue(input.argv, "work-dir");
-  if (flagWorkDir) cfg.workDir = flagWorkDir;
-  if (input.argv.includes("--once")) cfg.command = "once";
-  if (input.argv[0] === "status") cfg.command = "status";
+  if (flags["log-level"]) level(flags["log-level"], "--log-level");
+  if (flags["work-dir"]) cfg.workDir = flags["work-dir"];
+  if (flags.once) cfg.command = "once";
+  if (flags.status) cfg.command = "status";
 
   if (!/^[^\s/]+:\d{1,5}$/.test(cfg.manager.address.replace(/^https?:\/\//, ""))) {
     problems.push(`manager.address: expected host:port, got "${cfg.manager.address}"`);

@@ -135,9 +135,57 @@ manager:
     ).toHaveLength(3);
   });
 
-  it("knows the status subcommand", () => {
-    expect(load("", ["status"]).command).toBe("run");
+  it("knows the status subcommand, given first", () => {
     const cfg = loadDaemonConfig({ argv: ["status"], env: {}, readFile: () => "" });
     expect(cfg.command).toBe("status");
+    const withFlags = loadDaemonConfig({
+      argv: ["status", "--work-dir", "/tmp/w"],
+      env: {},
+      readFile: () => "",
+    });
+    expect(withFlags).toMatchObject({ command: "status", workDir: "/tmp/w" });
+    // Anywhere else it is a stray argument, refused like any other.
+    expect(() => load("", ["status"])).toThrow(/unexpected argument "status"/);
+  });
+
+  it("refuses unknown flags, flags without their value and stray arguments, naming them", () => {
+    const refuse = (argv: string[]) => {
+      try {
+        loadDaemonConfig({ argv, env: {}, readFile: () => "" });
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as ConfigError).problems.join("\n");
+      }
+      throw new Error(`accepted ${argv.join(" ")}`);
+    };
+    expect(refuse(["--config"])).toMatch(/--config/);
+    expect(refuse(["--config="])).toMatch(/--config/);
+    expect(refuse(["--config", "--once"])).toMatch(/--config/);
+    expect(refuse(["--confg", "x"])).toMatch(/--confg/);
+    expect(refuse(["--onse"])).toMatch(/--onse/);
+    expect(refuse(["--log-level"])).toMatch(/--log-level/);
+    expect(refuse(["stat"])).toMatch(/"stat"/);
+    expect(loadDaemonConfig({ argv: ["--once"], env: {}, readFile: () => "" }).command).toBe(
+      "once",
+    );
+  });
+
+  it("validates the node id like the manager does, naming daemon.id and where it came from", () => {
+    const problemsOf = (yaml: string, env: Record<string, string> = {}) => {
+      try {
+        load(yaml, [], env);
+        return "";
+      } catch (err) {
+        return (err as ConfigError).problems.join("\n");
+      }
+    };
+    expect(problemsOf("daemon: { id: 'web 1' }")).toMatch(
+      /^daemon\.id \(d\.yaml\): must contain only/,
+    );
+    expect(problemsOf("daemon: { id: x }")).toBe("");
+    expect(problemsOf(`daemon: { id: ${"a".repeat(129)} }`)).toMatch(/daemon\.id.*1–128/);
+    expect(problemsOf("", { NODE_NAME: "web/1" })).toMatch(/daemon\.id \(env NODE_NAME\)/);
+    // Empty means "not set": NODE_NAME, else a generated UUID.
+    expect(problemsOf("daemon: { id: '' }")).toBe("");
   });
 });
