@@ -1,4 +1,4 @@
-import { createClient, type Interceptor } from "@connectrpc/connect";
+import { createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { FleetService } from "../../gen/fleet/v1/fleet_pb.js";
 
@@ -7,7 +7,10 @@ export interface FleetClientOptions {
   server: string;
   /** Sent as `Authorization: Bearer <token>` when set. */
   token: string | undefined;
-  /** Per-call deadline for unary calls. */
+  /**
+   * Deadline of each unary call that does not set its own `timeoutMs` (fleetctl
+   * --timeout). Streams (WatchNodes) have none: they run until aborted.
+   */
   timeoutMs: number;
 }
 
@@ -21,12 +24,19 @@ export function createFleetClient(opts: FleetClientOptions) {
       return next(req);
     });
   }
-  const transport = createConnectTransport({
+  const base = createConnectTransport({
     baseUrl: opts.server.replace(/\/+$/, ""),
     httpVersion: "1.1",
     useBinaryFormat: false,
     interceptors,
   });
+  // Not the transport's defaultTimeoutMs: that would also cut WatchNodes off.
+  const transport: Transport = {
+    unary: (method, signal, timeoutMs, header, input, contextValues) =>
+      base.unary(method, signal, timeoutMs ?? opts.timeoutMs, header, input, contextValues),
+    stream: (method, signal, timeoutMs, header, input, contextValues) =>
+      base.stream(method, signal, timeoutMs, header, input, contextValues),
+  };
   return createClient(FleetService, transport);
 }
 
