@@ -3,7 +3,10 @@ import { describe, expect, it } from "vitest";
 import { ManagerService } from "../../gen/manager/manager_pb.js";
 import { FleetError } from "../../src/common/errors.js";
 import { KIND_TO_GRPC_CODE } from "../../src/common/status-codes.js";
-import { createDeadlineInterceptor } from "../../src/daemon/transport/deadline.js";
+import {
+  createAttemptTimeoutInterceptor,
+  createDeadlineInterceptor,
+} from "../../src/daemon/transport/deadline.js";
 import { CODE_POLICY, describeError, toFleetError } from "../../src/daemon/transport/errors.js";
 import {
   backoffDelayMs,
@@ -142,32 +145,100 @@ describe("deadline interceptor", () => {
     expect(seenTimeout).toBe("150m");
   });
 
-  it("gives every retry attempt its own deadline", async () => {
+  it("bounds the whole call, retries included; each attempt gets the time left and says so", async () => {
+    const seen: number[] = [];
     let calls = 0;
     const transport = createRouterTransport(
       (router) =>
         router.service(ManagerService, {
-          async heartbeat() {
+          async heartbeat(_req, ctx) {
             calls++;
-            if (calls < 3) await new Promise((r) => setTimeout(r, 2_000));
+            seen.push(Number(ctx.requestHeader.get("grpc-timeout")?.replace(/m$/, "")));
+            await new Promise((r) => setTimeout(r, 60));
+            if (calls < 3) throw new ConnectError("down", Code.Unavailable);
             return { success: true };
           },
         }),
       {
         transport: {
           interceptors: [
+            createDeadlineInterceptor(1_000),
             createRetryInterceptor({ baseDelayMs: 10, maxDelayMs: 10 }),
-            createDeadlineInterceptor(100),
+            createAttemptTimeoutInterceptor(),
+          ],
+        },
+      },
+    );
+    await expect(createClient(ManagerService, transport).heartbeat({})).resolves.toMatchObject({
+      success: true,
+    });
+    expect(calls).toBe(3);
+    // Every attempt tells the server what is left of the one deadline, less each time.
+    expect(seen[0]).toBeLessThanOrEqual(1_000);
+    expect(seen[1]).toBeLessThan(seen[0] as number);
+    expect(seen[2]).toBeLessThan(seen[1] as number);
+    expect(seen[2]).toBeLessThanOrEqual(1_000 - 2 * 60);
+  });
+
+  it("never runs past manager.timeout, however many attempts are allowed", async () => {
+    let calls = 0;
+    const transport = createRouterTransport(
+      (router) =>
+        router.service(ManagerService, {
+          async heartbeat() {
+            calls++;
+            await new Promise((r) => setTimeout(r, calls === 1 ? 50 : 2_000));
+            throw new ConnectError("down", Code.Unavailable);
+          },
+        }),
+      {
+        transport: {
+          interceptors: [
+            createDeadlineInterceptor(300),
+            createRetryInterceptor({ maxAttempts: 10, baseDelayMs: 10, maxDelayMs: 10 }),
+            createAttemptTimeoutInterceptor(),
           ],
         },
       },
     );
     const t0 = Date.now();
-    await expect(createClient(ManagerService, transport).heartbeat({})).resolves.toMatchObject({
-      success: true,
-    });
-    expect(calls).toBe(3);
-    expect(Date.now() - t0).toBeLessThan(1_500);
+    const err = await createClient(ManagerService, transport)
+      .heartbeat({})
+      .catch((e: unknown) => e);
+    const took = Date.now() - t0;
+    expect(ConnectError.from(err).code).toBe(Code.DeadlineExceeded);
+    // The first attempt failed fast and was retried; the second ran into the call's deadline.
+    expect(calls).toBe(2);
+    expect(took).toBeGreaterThanOrEqual(290);
+    expect(took).toBeLessThan(1_000);
+  });
+
+  it("does not retry when the backoff would outlast the call's deadline", async () => {
+    let calls = 0;
+    const transport = createRouterTransport(
+      (router) =>
+        router.service(ManagerService, {
+          heartbeat() {
+            calls++;
+            throw new ConnectError("down", Code.Unavailable);
+          },
+        }),
+      {
+        transport: {
+          interceptors: [
+            createDeadlineInterceptor(200),
+            createRetryInterceptor({ baseDelayMs: 5_000, maxDelayMs: 5_000, random: () => 1 }),
+            createAttemptTimeoutInterceptor(),
+          ],
+        },
+      },
+    );
+    const err = await createClient(ManagerService, transport)
+      .heartbeat({})
+      .catch((e: unknown) => e);
+    // The real cause, right away, not a DEADLINE_EXCEEDED after a pointless wait.
+    expect(ConnectError.from(err).code).toBe(Code.Unavailable);
+    expect(calls).toBe(1);
   });
 });
 

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { type Client, Code, createClient, type Interceptor } from "@connectrpc/connect";
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { ManagerService } from "../../../gen/manager/manager_pb.js";
-import { createDeadlineInterceptor } from "./deadline.js";
+import { createAttemptTimeoutInterceptor, createDeadlineInterceptor } from "./deadline.js";
 import { describeError, errorCode, tlsHint } from "./errors.js";
 import { createRetryInterceptor, type RetryOptions } from "./retry.js";
 import { probeTls } from "./tls-probe.js";
@@ -52,9 +52,11 @@ export function createManagerConnection(opts: ManagerClientOptions): ManagerConn
   const interceptors = [
     ...(opts.tokenFile ? [createTokenInterceptor(opts.tokenFile)] : []),
     ...(opts.interceptors ?? []),
-    ...(opts.retry === false ? [] : [createRetryInterceptor(opts.retry ?? {})]),
-    // Innermost, so each attempt gets the whole manager.timeout.
+    // manager.timeout bounds the whole call, retries included (DESIGN §3: per call)…
     createDeadlineInterceptor(opts.timeoutMs),
+    ...(opts.retry === false ? [] : [createRetryInterceptor(opts.retry ?? {})]),
+    // …and each attempt gets what is left of it.
+    createAttemptTimeoutInterceptor(),
   ];
   const transport = createGrpcTransport({ baseUrl, interceptors, sessionManager });
   return {

@@ -1,4 +1,5 @@
 import { type Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { timeLeftMs } from "./deadline.js";
 import { isRetryableInCall } from "./errors.js";
 
 export interface RetryOptions {
@@ -110,7 +111,8 @@ const abortableSleep = (ms: number, signal: AbortSignal) =>
 
 /**
  * Retries unary calls that failed with a retryable code (DESIGN §1.2), with
- * exponential backoff and full jitter, bounded in attempts and elapsed time.
+ * exponential backoff and full jitter, bounded in attempts and elapsed time,
+ * and within the call's deadline (the deadline interceptor sits outside it).
  * Server pushback wins over our own backoff. Streaming calls pass through.
  */
 export function createRetryInterceptor(options: Partial<RetryOptions> = {}): Interceptor {
@@ -132,6 +134,8 @@ export function createRetryInterceptor(options: Partial<RetryOptions> = {}): Int
         if (pushback === "stop") throw err;
         const delayMs = pushback ?? backoffDelayMs(attempt, o.baseDelayMs, o.maxDelayMs, random);
         if (now() - started + delayMs > o.maxElapsedMs) throw err;
+        // The call's deadline (manager.timeout) covers every attempt: no retry that could not start in time.
+        if (delayMs >= timeLeftMs(req.contextValues)) throw err;
         o.onRetry?.({ attempt, code: ce.code, delayMs, pushback: pushback !== undefined });
         await sleep(delayMs, req.signal);
       }
