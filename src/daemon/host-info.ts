@@ -1,7 +1,20 @@
+import { readFileSync } from "node:fs";
 import os from "node:os";
+import { join } from "node:path";
+import { packageRoot } from "../common/package-root.js";
 import type { NodeRegistration } from "../common/types.js";
 
-export const DAEMON_VERSION = "0.1.0";
+/** The installed package's version (package.json, found from src/ under tsx and from dist/src/ when built). */
+export const DAEMON_VERSION: string = (() => {
+  try {
+    const pkg = JSON.parse(readFileSync(join(packageRoot(), "package.json"), "utf8")) as {
+      version?: unknown;
+    };
+    return typeof pkg.version === "string" && pkg.version ? pkg.version : "unknown";
+  } catch {
+    return "unknown";
+  }
+})();
 
 /** The first non-internal IPv4 address, else IPv6, else "". */
 export function primaryIp(): string {

@@ -189,3 +189,12 @@ manager:
     expect(problemsOf("daemon: { id: '' }")).toBe("");
   });
 });
+
+describe("daemon version", () => {
+  it("is the package's version, read from package.json", async () => {
+    const { readFileSync } = await import("node:fs");
+    const { DAEMON_VERSION } = await import("../../src/daemon/host-info.js");
+    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"));
+    expect(DAEMON_VERSION).toBe(pkg.version);
+  });
+});
