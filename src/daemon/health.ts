@@ -1,4 +1,6 @@
 import { Code } from "@connectrpc/connect";
+import type { FleetErrorKind } from "../common/errors.js";
+import { fleetErrorOf } from "./transport/error-map.js";
 import { describeError, errorCode } from "./transport/errors.js";
 
 /** What the daemon knows about its own condition; feeds status.json and the `daemon` metric. */
@@ -12,7 +14,9 @@ export interface Health {
   retries: number;
   batchesSent: number;
   samplesSent: number;
-  lastError: { code: string; codeNumber: number; message: string; at: number } | undefined;
+  lastError:
+    | { code: string; codeNumber: number; kind: FleetErrorKind; message: string; at: number }
+    | undefined;
   heartbeatIntervalMs: number;
 }
 
@@ -37,6 +41,7 @@ export function noteError(health: Health, err: unknown): void {
   health.lastError = {
     code: Code[code],
     codeNumber: code,
+    kind: fleetErrorOf(err).kind,
     message: describeError(err),
     at: Date.now(),
   };

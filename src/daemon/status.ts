@@ -21,7 +21,8 @@ export interface DaemonStatus {
   };
   retries: number;
   batches_sent: number;
-  last_error: { code: string; message: string; at: string } | null;
+  /** `kind` is the shared error taxonomy's (src/common/errors.ts), the same the manager uses. */
+  last_error: { code: string; kind: string; message: string; at: string } | null;
   updated_at: string;
 }
 
@@ -56,6 +57,7 @@ export function buildStatus(health: Health, spool: SpoolStats): DaemonStatus {
     last_error: health.lastError
       ? {
           code: health.lastError.code,
+          kind: health.lastError.kind,
           message: health.lastError.message,
           at: iso(health.lastError.at) ?? "",
         }

@@ -7,7 +7,17 @@ import {
   createAttemptTimeoutInterceptor,
   createDeadlineInterceptor,
 } from "../../src/daemon/transport/deadline.js";
-import { CODE_POLICY, describeError, toFleetError } from "../../src/daemon/transport/errors.js";
+import {
+  createErrorMappingInterceptor,
+  fleetErrorOf,
+  MappedConnectError,
+} from "../../src/daemon/transport/error-map.js";
+import {
+  CODE_POLICY,
+  describeError,
+  policyFor,
+  toFleetError,
+} from "../../src/daemon/transport/errors.js";
 import {
   backoffDelayMs,
   createRetryInterceptor,
@@ -239,6 +249,46 @@ describe("deadline interceptor", () => {
     // The real cause, right away, not a DEADLINE_EXCEEDED after a pointless wait.
     expect(ConnectError.from(err).code).toBe(Code.Unavailable);
     expect(calls).toBe(1);
+  });
+});
+
+describe("error mapping interceptor", () => {
+  it("a failed call carries the shared kind and stays the same ConnectError for the loops' policy", async () => {
+    const transport = createRouterTransport(
+      (router) =>
+        router.service(ManagerService, {
+          heartbeat() {
+            throw new ConnectError("node n is not registered", Code.NotFound, {
+              "grpc-retry-pushback-ms": "5",
+            });
+          },
+          reportMetrics() {
+            throw new ConnectError("metrics[0].type: bad", Code.InvalidArgument);
+          },
+        }),
+      {
+        transport: {
+          interceptors: [
+            createErrorMappingInterceptor(),
+            createDeadlineInterceptor(1_000),
+            createRetryInterceptor({ baseDelayMs: 1, maxDelayMs: 1 }),
+            createAttemptTimeoutInterceptor(),
+          ],
+        },
+      },
+    );
+    const client = createClient(ManagerService, transport);
+    const nf = await client.heartbeat({ nodeId: "n" }).catch((e: unknown) => e);
+    expect(nf).toBeInstanceOf(MappedConnectError);
+    expect(nf).toBeInstanceOf(ConnectError);
+    expect(policyFor(nf).reaction).toBe("reregister");
+    expect((nf as ConnectError).metadata.get("grpc-retry-pushback-ms")).toBe("5");
+    expect(fleetErrorOf(nf)).toBeInstanceOf(FleetError);
+    expect(fleetErrorOf(nf).kind).toBe("not_found");
+    expect(describeError(nf)).toBe("[NotFound] node n is not registered");
+    const bad = await client.reportMetrics({ nodeId: "n" }).catch((e: unknown) => e);
+    expect(policyFor(bad).reaction).toBe("drop");
+    expect(fleetErrorOf(bad).kind).toBe("invalid_argument");
   });
 });
 

@@ -3,6 +3,7 @@ import { type Client, Code, createClient, type Interceptor } from "@connectrpc/c
 import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { ManagerService } from "../../../gen/manager/manager_pb.js";
 import { createAttemptTimeoutInterceptor, createDeadlineInterceptor } from "./deadline.js";
+import { createErrorMappingInterceptor } from "./error-map.js";
 import { describeError, errorCode, tlsHint } from "./errors.js";
 import { createRetryInterceptor, type RetryOptions } from "./retry.js";
 import { probeTls } from "./tls-probe.js";
@@ -52,6 +53,8 @@ export function createManagerConnection(opts: ManagerClientOptions): ManagerConn
   const interceptors = [
     ...(opts.tokenFile ? [createTokenInterceptor(opts.tokenFile)] : []),
     ...(opts.interceptors ?? []),
+    // What comes out of a call is a ConnectError that also carries the shared taxonomy's kind.
+    createErrorMappingInterceptor(),
     // manager.timeout bounds the whole call, retries included (DESIGN §3: per call)…
     createDeadlineInterceptor(opts.timeoutMs),
     ...(opts.retry === false ? [] : [createRetryInterceptor(opts.retry ?? {})]),
