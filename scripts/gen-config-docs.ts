@@ -17,7 +17,10 @@ export function renderConfigurationDoc(): string {
 src/daemon/config-keys.ts. Do not edit by hand; CI fails when it drifts. -->
 
 Both programs read defaults, then a YAML file (\`--config FILE\`), then the
-environment: an environment variable wins over the file. Durations take
+environment: an environment variable wins over the file, with one exception:
+the daemon's \`daemon.id\` wins over \`NODE_NAME\` (the variable is the fallback
+when the file sets no id). The daemon's flags (\`--log-level\`, \`--work-dir\`)
+win over both. Durations take
 \`ms\`, \`s\`, \`m\`, \`h\` (\`90s\`, \`1m30s\`); sizes take \`B\`, \`KiB\`,
 \`MiB\`. Every problem is reported at once, naming the key, where the value
 came from and what was expected, and the program exits with code 2 before

@@ -19,6 +19,20 @@ export function parseDurationMs(value: unknown): number | undefined {
   return consumed === text.length && consumed > 0 ? total : undefined;
 }
 
+/**
+ * A size such as `64MiB`, `512KiB`, `65536B` or a bare integer of bytes (the
+ * manager's sizes take the same units), in bytes; undefined when malformed.
+ */
+export function parseSizeBytes(value: unknown): number | undefined {
+  if (typeof value === "number")
+    return Number.isSafeInteger(value) && value >= 0 ? value : undefined;
+  if (typeof value !== "string") return undefined;
+  const m = /^(\d+)\s*(B|KiB|MiB)?$/.exec(value.trim());
+  if (!m) return undefined;
+  const n = Number(m[1]) * { B: 1, KiB: 1024, MiB: 1024 * 1024 }[(m[2] ?? "B") as "B"];
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
 /** `host:port` (IPv6 as `[::1]:port`); port 0 asks the OS for a free one. */
 export function parseAddress(value: string): { host: string; port: number } | undefined {
   const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value.trim());

@@ -35,7 +35,7 @@ export const DAEMON_CONFIG_KEYS: readonly DaemonKeyDoc[] = [
     yaml: "daemon.id",
     env: "NODE_NAME",
     default: '"" (NODE_NAME, else a UUID kept in work_dir/node_id)',
-    description: "node id (1–128 characters of [A-Za-z0-9._:-])",
+    description: "node id (1–128 characters of [A-Za-z0-9._:-]); wins over NODE_NAME",
     invalid: 42,
   },
   {
@@ -55,9 +55,12 @@ export const DAEMON_CONFIG_KEYS: readonly DaemonKeyDoc[] = [
   {
     yaml: "daemon.spool_max_bytes",
     env: undefined,
-    default: String(d.spoolMaxBytes),
+    default:
+      d.spoolMaxBytes % (1024 * 1024) === 0
+        ? `${d.spoolMaxBytes / 1024 / 1024}MiB`
+        : String(d.spoolMaxBytes),
     description:
-      "bound of the on-disk spool; the oldest batches are dropped beyond it (a `daemon` metric records the gap)",
+      "bound of the on-disk spool (a size, at least 64KiB); the oldest batches are dropped beyond it (a `daemon` metric records the gap)",
     invalid: 10,
   },
   {

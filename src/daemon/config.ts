@@ -1,5 +1,11 @@
 import { parseArgs } from "node:util";
-import { deepFreeze, getPath, parseDurationMs, readConfigFile } from "../common/config-load.js";
+import {
+  deepFreeze,
+  getPath,
+  parseDurationMs,
+  parseSizeBytes,
+  readConfigFile,
+} from "../common/config-load.js";
 import { ConfigError } from "../common/errors.js";
 import { LOG_LEVELS, type LogLevel } from "../common/logging.js";
 import { type ValidationLimits, validateNodeId } from "../common/validation.js";
@@ -203,11 +209,12 @@ export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonC
   readable("manager.token_file", cfg.manager.tokenFile);
   const spoolMax = getPath(file, "daemon.spool_max_bytes");
   if (spoolMax !== undefined && spoolMax !== null) {
-    if (typeof spoolMax !== "number" || !Number.isInteger(spoolMax) || spoolMax < 65_536)
+    const n = parseSizeBytes(spoolMax);
+    if (n === undefined || n < 65_536)
       problems.push(
-        `daemon.spool_max_bytes (${src}): expected an integer of at least 65536, got ${JSON.stringify(spoolMax)}`,
+        `daemon.spool_max_bytes (${src}): expected a size of at least 64KiB such as "64MiB" (B, KiB, MiB or bare bytes), got ${JSON.stringify(spoolMax)}`,
       );
-    else cfg.spoolMaxBytes = spoolMax;
+    else cfg.spoolMaxBytes = n;
   }
 
   const collectors = getPath(file, "collectors");

@@ -198,3 +198,16 @@ describe("daemon version", () => {
     expect(DAEMON_VERSION).toBe(pkg.version);
   });
 });
+
+describe("daemon.spool_max_bytes", () => {
+  it("takes sizes like the manager's (B, KiB, MiB or bare bytes) and refuses what is not one", () => {
+    expect(load("daemon: { spool_max_bytes: 16MiB }").spoolMaxBytes).toBe(16 * 1024 * 1024);
+    expect(load("daemon: { spool_max_bytes: 512KiB }").spoolMaxBytes).toBe(512 * 1024);
+    expect(load("daemon: { spool_max_bytes: 100000B }").spoolMaxBytes).toBe(100_000);
+    expect(load("daemon: { spool_max_bytes: 100000 }").spoolMaxBytes).toBe(100_000);
+    for (const bad of ["10", "lots", "1.5MiB", "16 GB", "1KiB"])
+      expect(() => load(`daemon: { spool_max_bytes: "${bad}" }`)).toThrow(
+        /daemon\.spool_max_bytes/,
+      );
+  });
+});
