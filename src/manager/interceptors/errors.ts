@@ -2,6 +2,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { FleetError, type FleetErrorKind } from "../../common/errors.js";
 import type { Logger } from "../../common/logging.js";
 import { KIND_TO_GRPC_CODE } from "../../common/status-codes.js";
+import { storeUnavailableCode } from "../db/store-errors.js";
 
 /**
  * The domain taxonomy → Connect codes (DESIGN §1.2). The table itself lives in
@@ -12,7 +13,10 @@ export const KIND_TO_CODE: Readonly<Record<FleetErrorKind, Code>> = KIND_TO_GRPC
   Record<FleetErrorKind, Code>
 >;
 
-/** FleetError → ConnectError with the same message; anything else → Internal, logged once. */
+/**
+ * FleetError → ConnectError with the same message; a database that cannot be
+ * reached → Unavailable; anything else → Internal. Errors are logged once.
+ */
 export function toConnectError(err: unknown, logger: Logger, procedure: string): ConnectError {
   if (err instanceof ConnectError) return err;
   if (err instanceof FleetError) {
@@ -20,6 +24,17 @@ export function toConnectError(err: unknown, logger: Logger, procedure: string):
       logger.error({ err, procedure }, err.message);
     }
     return new ConnectError(err.message, KIND_TO_CODE[err.kind], undefined, undefined, err);
+  }
+  const storeCode = storeUnavailableCode(err);
+  if (storeCode) {
+    logger.error({ err, procedure }, "database unavailable");
+    return new ConnectError(
+      `database unavailable (${storeCode}); retry later`,
+      Code.Unavailable,
+      undefined,
+      undefined,
+      err,
+    );
   }
   logger.error({ err, procedure }, "unhandled error");
   return new ConnectError("internal error", Code.Internal, undefined, undefined, err);

@@ -1,0 +1,39 @@
+/**
+ * Which database failures are the store being unreachable or busy (DESIGN §1.2:
+ * UNAVAILABLE, the daemon backs off and retries) rather than a bug (INTERNAL).
+ * Drizzle wraps driver errors, so the whole cause chain is read.
+ */
+
+/** Socket errors and postgres.js's own connection codes. */
+const CONNECTION_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ETIMEDOUT",
+  "EPIPE",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECTION_DESTROYED",
+  "CONNECT_TIMEOUT",
+]);
+
+/**
+ * SQLSTATEs worth a retry: connection exceptions (08), insufficient resources
+ * (53), operator intervention such as a restart (57P0x), serialization and
+ * deadlock failures (40001, 40P01), a lock not available (55P03).
+ */
+const RETRYABLE_SQLSTATE = /^(08|53|57P0[1-4]$|40001$|40P01$|55P03$)/;
+
+/** The error's code if the store is unavailable, else undefined. */
+export function storeUnavailableCode(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code !== "string") continue;
+    if (CONNECTION_CODES.has(code)) return code;
+    if (/^[0-9A-Z]{5}$/.test(code) && RETRYABLE_SQLSTATE.test(code)) return code;
+  }
+  return undefined;
+}
