@@ -3,6 +3,7 @@ import type { Logger } from "../../common/logging.js";
 import type { MetricSample } from "../../common/types.js";
 import type { Database } from "../db/client.js";
 import { insertMetricBatch } from "../db/queries/metrics.js";
+import { storeUnavailableCode } from "../db/store-errors.js";
 import type { Telemetry } from "../telemetry.js";
 
 interface Job {
@@ -50,11 +51,24 @@ export function createIngestBatcher(
     return batch;
   };
 
+  // A deadlock or serialization failure is the database asking to try again.
+  const insertWithRetry = async (batch: Job[]): Promise<number> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await insertMetricBatch(deps.db, batch);
+      } catch (err) {
+        const code = storeUnavailableCode(err);
+        if (attempt >= 3 || (code !== "40P01" && code !== "40001")) throw err;
+        deps.logger.warn({ code, attempt }, "metrics batch conflicted; retrying");
+      }
+    }
+  };
+
   const commit = async (batch: Job[]) => {
     const rows = batch.reduce((n, j) => n + j.samples.length, 0);
     const started = performance.now();
     try {
-      const stored = await insertMetricBatch(deps.db, batch);
+      const stored = await insertWithRetry(batch);
       deps.telemetry.ingestCommitSeconds.observe((performance.now() - started) / 1000);
       deps.telemetry.ingestBatchRows.observe(rows);
       deps.telemetry.ingestBatchRequests.observe(batch.length);
@@ -64,10 +78,9 @@ export function createIngestBatcher(
     } catch (err) {
       deps.telemetry.ingestRows.inc({ outcome: "failed" }, rows);
       deps.logger.error({ err, rows, requests: batch.length }, "metrics batch failed to commit");
+      // The driver's own message, not the wrapper's (which quotes the statement and its data).
       const failure = new StoreUnavailableError(
-        `metrics: could not store ${rows} rows (batch of ${batch.length} requests): ${
-          err instanceof Error ? err.message : String(err)
-        }`,
+        `metrics: could not store ${rows} rows (batch of ${batch.length} requests): ${rootMessage(err)}`,
         err,
       );
       for (const j of batch) j.reject(failure);
@@ -136,3 +149,12 @@ export function createIngestBatcher(
 }
 
 export type IngestBatcher = ReturnType<typeof createIngestBatcher>;
+
+/** The innermost error's message: what the database said. */
+function rootMessage(err: unknown): string {
+  let e = err;
+  for (let depth = 0; e instanceof Error && e.cause instanceof Error && depth < 5; depth++) {
+    e = e.cause;
+  }
+  return e instanceof Error ? e.message : String(e);
+}

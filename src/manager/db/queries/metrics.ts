@@ -35,6 +35,17 @@ export async function insertMetricBatch(
       rows.push({ n: nodeId, t: s.type, l: s.labels, s: s.timestamp, v: s.values });
   }
   if (rows.length === 0) return 0;
+  // Every batch inserts in one key order, so two batches holding the same rows
+  // (a retry reaching two replicas at once) wait on each other instead of deadlocking.
+  const labelKey = (l: Record<string, string>) =>
+    JSON.stringify(
+      Object.keys(l)
+        .sort()
+        .map((k) => [k, l[k]]),
+    );
+  rows.sort(
+    (a, b) => cmp(a.n, b.n) || cmp(a.t, b.t) || a.s - b.s || cmp(labelKey(a.l), labelKey(b.l)),
+  );
   const result = await db.execute(sql`
     with ins as (
       insert into metrics (node_id, type, labels, ts, values)
@@ -48,6 +59,8 @@ export async function insertMetricBatch(
     select count(*)::int as n from ins`);
   return Number(rowsOf<{ n: number }>(result)[0]?.n ?? 0);
 }
+
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Inserts one node's samples in one statement; returns how many rows were new. */
 export async function insertMetrics(
