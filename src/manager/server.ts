@@ -69,6 +69,8 @@ export interface CreateManagerOptions {
   logger?: Logger;
   /** How often WatchNodes polls for new node events (default 1000 ms). */
   watchPollIntervalMs?: number;
+  /** Longest silence on a WatchNodes stream before a keepalive (default 15 s). */
+  watchKeepaliveMs?: number;
   /**
    * Serve ManagerService unary calls on the lean node:http2 path
    * (grpc-fast/, same handlers and interceptors); everything else stays on connect-node.
@@ -171,7 +173,10 @@ export function createManager(
         metrics: createMetricsService({ known, batcher: ingest, limits }),
         pacing,
         fleet: createFleetQueryService(db),
-        watch: createNodeWatchHub(db, { pollIntervalMs: opts.watchPollIntervalMs ?? 1000 }),
+        watch: createNodeWatchHub(db, {
+          pollIntervalMs: opts.watchPollIntervalMs ?? 1000,
+          ...(opts.watchKeepaliveMs ? { keepaliveMs: opts.watchKeepaliveMs } : {}),
+        }),
       };
       watchHub = services.watch;
       const fleetHttp = createFleetHttpHandler({

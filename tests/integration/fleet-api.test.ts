@@ -4,12 +4,14 @@ import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FleetService, type NodeEvent } from "../../gen/fleet/v1/fleet_pb.js";
 import { ManagerService } from "../../gen/manager/manager_pb.js";
+import { createLogger } from "../../src/common/logging.js";
 import { rowsOf } from "../../src/manager/db/queries/nodes.js";
 import { metrics } from "../../src/manager/db/schema/metrics.js";
 import { nodeEvents } from "../../src/manager/db/schema/nodes.js";
 import type { Manager } from "../../src/manager/server.js";
+import { createManager } from "../../src/manager/server.js";
 import { fleetClient, seedNodes, startFleetManager } from "../helpers/fleet-seed.js";
-import { uniqueNodeId } from "../helpers/manager.js";
+import { testManagerConfig, uniqueNodeId } from "../helpers/manager.js";
 
 const codeOf = async (p: Promise<unknown>) => {
   try {
@@ -332,12 +334,55 @@ describe("FleetService query API (Connect protocol on the HTTP port)", () => {
       expect(replay.map((e) => [e.eventId, e.kind])).toEqual([[deleted.eventId, "deleted"]]);
     });
 
+    it("opens with a keepalive at the resume point and sends one after silence", async () => {
+      const quiet = createManager(testManagerConfig(), {
+        logger: createLogger("fleet-manager-test", "silent"),
+        watchPollIntervalMs: 50,
+        watchKeepaliveMs: 300,
+      });
+      await quiet.start();
+      try {
+        const id = uniqueNodeId("keepalive");
+        await createClient(
+          ManagerService,
+          createGrpcTransport({ baseUrl: quiet.grpcUrl }),
+        ).registerNode({ nodeId: id });
+        const ctl = new AbortController();
+        // Other test files may write events to a shared database meanwhile: keep them all.
+        const got: { kind: string; nodeId: string; eventId: bigint; at: number }[] = [];
+        for await (const e of fleetClient(quiet).watchNodes({}, { signal: ctl.signal })) {
+          got.push({ kind: e.kind, nodeId: e.nodeId, eventId: e.eventId, at: Date.now() });
+          if (e.kind === "keepalive") expect(e.node).toBeUndefined();
+          if (got.filter((g) => g.kind === "keepalive").length === 2) break;
+        }
+        ctl.abort();
+        expect(got[0]?.kind).toBe("keepalive");
+        // The first points at or past the registration: resuming there misses nothing after it.
+        const [{ own }] = rowsOf<{ own: string }>(
+          await quiet.database.db.execute(
+            sql`select max(id)::text as own from node_events where node_id = ${id}`,
+          ),
+        ) as [{ own: string }];
+        expect(got[0]?.eventId).toBeGreaterThanOrEqual(BigInt(own));
+        const last = got.at(-1);
+        const before = got.at(-2);
+        expect(last?.kind).toBe("keepalive");
+        expect(last?.nodeId).toBe("");
+        expect(last?.eventId).toBe(
+          got.filter((g) => g.kind !== "keepalive").at(-1)?.eventId ?? got[0]?.eventId,
+        );
+        expect((last?.at ?? 0) - (before?.at ?? 0)).toBeGreaterThanOrEqual(250);
+      } finally {
+        await quiet.stop();
+      }
+    });
+
     it("is served on the gRPC port too, and stop() ends open streams", async () => {
       const other = await startFleetManager();
       const grpc = createClient(FleetService, createGrpcTransport({ baseUrl: other.grpcUrl }));
       const id = uniqueNodeId("grpcwatch");
       const first = (async () => {
-        for await (const e of grpc.watchNodes({})) return e;
+        for await (const e of grpc.watchNodes({})) if (e.kind !== "keepalive") return e;
         return undefined;
       })();
       await new Promise((r) => setTimeout(r, 300));

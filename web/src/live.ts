@@ -38,8 +38,7 @@ function start(): void {
       try {
         setState(failures ? "reconnecting" : "connecting");
         // "live" only once the manager answered: its response headers, or the
-        // first event (a Connect server commits headers with the first message,
-        // so on a quiet fleet the badge says "connecting…" until something happens).
+        // first message (the manager opens every stream with a keepalive).
         let established = false;
         const establish = () => {
           if (established) return;
@@ -51,6 +50,7 @@ function start(): void {
         for await (const e of stream) {
           establish();
           after = e.eventId;
+          if (e.kind === "keepalive") continue;
           for (const fn of listeners) fn(e);
         }
       } catch (err) {

@@ -447,7 +447,9 @@ export type NodeEvent = Message<"fleet.v1.NodeEvent"> & {
   nodeId: string;
 
   /**
-   * registered, online, offline, deleted, ...
+   * registered, online, offline, deleted; or keepalive: sent when the stream
+   * starts and after 15 s without events, with no node and event_id set to the
+   * last event delivered (a resume point). Clients skip keepalives.
    *
    * @generated from field: string kind = 2;
    */

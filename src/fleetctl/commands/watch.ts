@@ -45,6 +45,11 @@ export async function watchCommand(ctx: CommandContext): Promise<void> {
         { afterEventId: after },
         { signal: ctx.signal },
       )) {
+        // A keepalive only moves the resume point; it is not an event to show.
+        if (e.kind === "keepalive") {
+          after = e.eventId;
+          continue;
+        }
         delivered = true;
         failures = 0;
         after = e.eventId;

@@ -10,7 +10,17 @@ export function createWatchNodesHandler(hub: NodeWatchHub) {
     req: WatchNodesRequest,
     ctx: HandlerContext,
   ): AsyncGenerator<MessageInitShape<typeof NodeEventSchema>> {
-    for await (const { event, node } of hub.watch(Number(req.afterEventId), ctx.signal)) {
+    for await (const item of hub.watch(Number(req.afterEventId), ctx.signal)) {
+      if ("keepalive" in item) {
+        // kind "keepalive": no node; event_id is a resume point (see node-watch.ts).
+        yield {
+          eventId: BigInt(item.cursor),
+          kind: "keepalive",
+          time: BigInt(Math.floor(Date.now() / 1000)),
+        };
+        continue;
+      }
+      const { event, node } = item;
       yield {
         eventId: BigInt(event.id),
         nodeId: event.nodeId,

@@ -13,6 +13,17 @@ export interface NodeWatchEvent {
   node: NodeRow | null;
 }
 
+/**
+ * Sent when a watch starts and after every `keepaliveMs` without events: it
+ * commits the stream's headers at once (Connect sends them with the first
+ * message), keeps proxies from closing an idle stream, and gives the client a
+ * resume point (`cursor`: every event up to it has been delivered).
+ */
+export interface NodeWatchKeepalive {
+  keepalive: true;
+  cursor: number;
+}
+
 export interface NodeWatchOptions {
   /** How often the newest event id is polled while anyone watches. */
   pollIntervalMs?: number;
@@ -22,6 +33,8 @@ export interface NodeWatchOptions {
    * Holes older than this are rolled-back ids and are skipped.
    */
   gapGraceMs?: number;
+  /** Longest silence on a stream before a keepalive (default 15 s). */
+  keepaliveMs?: number;
 }
 
 const BATCH = 500;
@@ -35,6 +48,7 @@ const BATCH = 500;
 export function createNodeWatchHub(db: Database, opts: NodeWatchOptions = {}) {
   const pollIntervalMs = opts.pollIntervalMs ?? 1000;
   const gapGraceMs = opts.gapGraceMs ?? 3000;
+  const keepaliveMs = opts.keepaliveMs ?? 15_000;
   const closing = new AbortController();
   const waiters = new Set<{ cursor: number | undefined; wake: () => void }>();
   let latest = 0;
@@ -64,25 +78,25 @@ export function createNodeWatchHub(db: Database, opts: NodeWatchOptions = {}) {
     }
   };
 
-  /** Resolves on the next poll showing events past `cursor` (any poll when undefined), or on abort. */
-  const waitForNews = (cursor: number | undefined, signal: AbortSignal) =>
+  /**
+   * Resolves on the next poll showing events past `cursor` (any poll when
+   * undefined), on abort, or after `timeoutMs`.
+   */
+  const waitForNews = (cursor: number | undefined, signal: AbortSignal, timeoutMs: number) =>
     new Promise<void>((resolve) => {
       // The abort listener goes away on wake too: a long stream waits many times on one signal.
-      const onAbort = () => {
+      const done = () => {
         waiters.delete(w);
+        clearTimeout(timeout);
+        signal.removeEventListener("abort", done);
         resolve();
       };
-      const w = {
-        cursor,
-        wake: () => {
-          signal.removeEventListener("abort", onAbort);
-          resolve();
-        },
-      };
+      const w = { cursor, wake: done };
       if (signal.aborted) return resolve();
       waiters.add(w);
+      const timeout = setTimeout(done, Math.max(0, timeoutMs));
       timer ??= setInterval(() => void poll(), pollIntervalMs);
-      signal.addEventListener("abort", onAbort, { once: true });
+      signal.addEventListener("abort", done, { once: true });
     }).finally(() => {
       if (waiters.size === 0 && timer) {
         clearInterval(timer);
@@ -93,9 +107,13 @@ export function createNodeWatchHub(db: Database, opts: NodeWatchOptions = {}) {
   return {
     /**
      * Events with id > afterEventId in id order (afterEventId 0: events from
-     * now on), until the signal aborts or the hub closes.
+     * now on), until the signal aborts or the hub closes; a keepalive first
+     * and whenever the stream has been silent for keepaliveMs.
      */
-    async *watch(afterEventId: number, signal: AbortSignal): AsyncGenerator<NodeWatchEvent> {
+    async *watch(
+      afterEventId: number,
+      signal: AbortSignal,
+    ): AsyncGenerator<NodeWatchEvent | NodeWatchKeepalive> {
       if (!Number.isSafeInteger(afterEventId) || afterEventId < 0) {
         throw new InvalidArgumentError(
           "after_event_id",
@@ -104,6 +122,8 @@ export function createNodeWatchHub(db: Database, opts: NodeWatchOptions = {}) {
       }
       const stop = AbortSignal.any([signal, closing.signal]);
       let cursor = afterEventId > 0 ? afterEventId : await latestNodeEventId(db);
+      yield { keepalive: true, cursor };
+      let lastSent = Date.now();
       while (!stop.aborted) {
         const rows = await nodeEventsAfter(db, cursor, BATCH);
         let waitingOnGap = false;
@@ -115,10 +135,19 @@ export function createNodeWatchHub(db: Database, opts: NodeWatchOptions = {}) {
           }
           cursor = row.event.id;
           yield row;
+          lastSent = Date.now();
           if (stop.aborted) return;
         }
         if (rows.length === BATCH && !waitingOnGap) continue;
-        await waitForNews(waitingOnGap ? undefined : cursor, stop);
+        await waitForNews(
+          waitingOnGap ? undefined : cursor,
+          stop,
+          lastSent + keepaliveMs - Date.now(),
+        );
+        if (!stop.aborted && Date.now() - lastSent >= keepaliveMs) {
+          yield { keepalive: true, cursor };
+          lastSent = Date.now();
+        }
       }
     },
 
