@@ -153,7 +153,10 @@ export function createManager(
         telemetry,
         logger,
       });
-      const ingest = createIngestBatcher({ db, telemetry, logger }, config.ingest);
+      const ingest = createIngestBatcher(
+        { db, telemetry, logger, onNodeGone: (id) => known.forget(id) },
+        config.ingest,
+      );
       const pacing = createPacing({
         minIntervalSeconds: config.heartbeatIntervalSeconds,
         maxPerSecond: config.heartbeat.maxPerSecond,
@@ -172,7 +175,7 @@ export function createManager(
         nodes: createNodeService(db, { known, heartbeats }),
         metrics: createMetricsService({ known, batcher: ingest, limits }),
         pacing,
-        fleet: createFleetQueryService(db),
+        fleet: createFleetQueryService(db, { known }),
         watch: createNodeWatchHub(db, {
           pollIntervalMs: opts.watchPollIntervalMs ?? 1000,
           ...(opts.watchKeepaliveMs ? { keepaliveMs: opts.watchKeepaliveMs } : {}),

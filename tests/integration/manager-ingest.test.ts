@@ -1,6 +1,8 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
 import { and, count, eq, inArray, like, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FleetService } from "../../gen/fleet/v1/fleet_pb.js";
 import { createManagerClient, type ManagerClient } from "../../src/daemon/transport/client.js";
 import { metrics } from "../../src/manager/db/schema/metrics.js";
 import type { Manager } from "../../src/manager/server.js";
@@ -127,25 +129,48 @@ describe("idempotent group-commit ingest", () => {
     expect(stored[0]?.n).toBe(200 * 10);
   });
 
-  it("a node deleted behind the known-node cache gets no orphan rows, then NOT_FOUND", async () => {
+  it("a node deleted behind the known-node cache: no orphan rows, NOT_FOUND at once", async () => {
     const nodeId = uniqueNodeId("gone");
+    const other = uniqueNodeId("stays");
     await client.registerNode({ nodeId });
+    await client.registerNode({ nodeId: other });
     await client.reportMetrics(batchFor(nodeId, now(), 1));
     expect(await rowCount([nodeId])).toBe(3);
     // Deleted elsewhere (another replica, or by hand): this manager's cache still knows it.
     await manager.database.db.delete(metrics).where(eq(metrics.nodeId, nodeId));
     await manager.database.db.execute(sql`delete from nodes where node_id = ${nodeId}`);
-    await client.reportMetrics(batchFor(nodeId, now() - 10, 1));
+    const notFound = (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e),
+      );
+    // Its report is refused (the daemon keeps the batch, registers again, resends),
+    // while a report committed in the same group still succeeds.
+    const [gone, kept] = await Promise.all([
+      notFound(client.reportMetrics(batchFor(nodeId, now() - 10, 1))),
+      client.reportMetrics(batchFor(other, now() - 10, 1)),
+    ]);
+    expect(gone?.code).toBe(Code.NotFound);
+    expect(gone?.rawMessage).toBe(`node_id: node "${nodeId}" is not registered`);
+    expect(kept.accepted).toBe(3);
     expect(await rowCount([nodeId])).toBe(0);
-    // The heartbeat flush notices the node is gone and forgets it.
-    await client.heartbeat({ nodeId, timestamp: 0n });
-    await manager.runtime.heartbeats.flush();
-    const err = await client.heartbeat({ nodeId, timestamp: 0n }).then(
+    expect(await rowCount([other])).toBe(3);
+    // The refused report made this manager forget the node: heartbeats say so too.
+    const err = await notFound(client.heartbeat({ nodeId, timestamp: 0n }));
+    expect(err?.code).toBe(Code.NotFound);
+  });
+
+  it("DeleteNode makes this replica forget the node at once", async () => {
+    const nodeId = uniqueNodeId("deleted");
+    await client.registerNode({ nodeId });
+    await createClient(FleetService, createGrpcTransport({ baseUrl: manager.grpcUrl })).deleteNode({
+      nodeId,
+    });
+    const err = await client.reportMetrics(batchFor(nodeId, now(), 1)).then(
       () => undefined,
       (e: unknown) => ConnectError.from(e),
     );
     expect(err?.code).toBe(Code.NotFound);
-    expect(err?.rawMessage).toBe(`node_id: node "${nodeId}" is not registered`);
   });
 
   it("overload: more queued rows than max_pending_rows → UNAVAILABLE, nothing half-stored", async () => {

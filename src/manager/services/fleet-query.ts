@@ -8,6 +8,7 @@ import {
   queryMetricRange,
 } from "../db/queries/metrics-query.js";
 import { findNode, type NodeRow } from "../db/queries/nodes.js";
+import type { KnownNodes } from "./known-nodes.js";
 
 /** 9999-12-31T23:59:59Z: the last second PostgreSQL timestamps and JavaScript dates agree on. */
 const MAX_UNIX_SECONDS = 253_402_300_799;
@@ -37,12 +38,18 @@ export interface MetricSeries {
 }
 
 /** Read side of the fleet for people and tools: metrics ranges, summaries, deletion. */
-export function createFleetQueryService(db: Database) {
+export function createFleetQueryService(db: Database, deps: { known?: KnownNodes } = {}) {
   return {
-    /** Removes the node and its metrics; NodeNotFoundError when unknown. */
+    /**
+     * Removes the node and its metrics; NodeNotFoundError when unknown. This
+     * replica forgets it at once (others when their cache entry expires, and
+     * their ingest answers NOT_FOUND meanwhile).
+     */
     async deleteNode(nodeId: string, now = new Date()): Promise<void> {
       requireNodeId(nodeId);
-      if (!(await deleteNode(db, nodeId, now))) throw new NodeNotFoundError(nodeId);
+      const deleted = await deleteNode(db, nodeId, now);
+      deps.known?.forget(nodeId);
+      if (!deleted) throw new NodeNotFoundError(nodeId);
     },
 
     /** A value over time per label set, averaged into buckets in SQL when a step is given. */

@@ -1,4 +1,4 @@
-import { OverloadedError, StoreUnavailableError } from "../../common/errors.js";
+import { NodeNotFoundError, OverloadedError, StoreUnavailableError } from "../../common/errors.js";
 import type { Logger } from "../../common/logging.js";
 import type { MetricSample } from "../../common/types.js";
 import type { Database } from "../db/client.js";
@@ -27,7 +27,13 @@ export interface IngestBatcherOptions {
  * the requests in it, with UNAVAILABLE, so their daemons retry.
  */
 export function createIngestBatcher(
-  deps: { db: Database; telemetry: Telemetry; logger: Logger },
+  deps: {
+    db: Database;
+    telemetry: Telemetry;
+    logger: Logger;
+    /** A request's node turned out deleted (the known-node cache should forget it). */
+    onNodeGone?: (nodeId: string) => void;
+  },
   opts: IngestBatcherOptions,
 ) {
   const queue: Job[] = [];
@@ -52,7 +58,7 @@ export function createIngestBatcher(
   };
 
   // A deadlock or serialization failure is the database asking to try again.
-  const insertWithRetry = async (batch: Job[]): Promise<number> => {
+  const insertWithRetry = async (batch: Job[]) => {
     for (let attempt = 1; ; attempt++) {
       try {
         return await insertMetricBatch(deps.db, batch);
@@ -68,13 +74,25 @@ export function createIngestBatcher(
     const rows = batch.reduce((n, j) => n + j.samples.length, 0);
     const started = performance.now();
     try {
-      const stored = await insertWithRetry(batch);
+      const { stored, missingNodes } = await insertWithRetry(batch);
+      const missing = new Set(missingNodes);
+      const orphaned = batch.reduce(
+        (n, j) => n + (missing.has(j.nodeId) ? j.samples.length : 0),
+        0,
+      );
       deps.telemetry.ingestCommitSeconds.observe((performance.now() - started) / 1000);
       deps.telemetry.ingestBatchRows.observe(rows);
       deps.telemetry.ingestBatchRequests.observe(batch.length);
       deps.telemetry.ingestRows.inc({ outcome: "stored" }, stored);
-      deps.telemetry.ingestRows.inc({ outcome: "duplicate" }, rows - stored);
-      for (const j of batch) j.resolve();
+      deps.telemetry.ingestRows.inc({ outcome: "duplicate" }, rows - stored - orphaned);
+      deps.telemetry.ingestRows.inc({ outcome: "rejected" }, orphaned);
+      for (const j of batch) {
+        // Deleted behind the known-node cache: the daemon registers again and resends.
+        if (missing.has(j.nodeId)) {
+          deps.onNodeGone?.(j.nodeId);
+          j.reject(new NodeNotFoundError(j.nodeId));
+        } else j.resolve();
+      }
     } catch (err) {
       deps.telemetry.ingestRows.inc({ outcome: "failed" }, rows);
       deps.logger.error({ err, rows, requests: batch.length }, "metrics batch failed to commit");

@@ -12,8 +12,9 @@ export interface NodeSamples {
 /**
  * Inserts the samples of many nodes in one statement; rows already stored
  * (same node, type, labels, timestamp) are skipped, so a retried batch adds
- * nothing. Rows of nodes that no longer exist are skipped. Returns how many
- * rows were new.
+ * nothing. Rows of nodes that no longer exist are not stored: those node ids
+ * come back in `missingNodes` (as seen by the same snapshot), so their
+ * requests can be answered NOT_FOUND. `stored` counts the new rows.
  *
  * One JSON parameter through jsonb_to_recordset: array bind parameters differ
  * between postgres.js and PGlite, and it measured fastest of multi-row VALUES,
@@ -22,7 +23,7 @@ export interface NodeSamples {
 export async function insertMetricBatch(
   db: Database,
   batch: readonly NodeSamples[],
-): Promise<number> {
+): Promise<{ stored: number; missingNodes: string[] }> {
   const rows: {
     n: string;
     t: string;
@@ -34,7 +35,7 @@ export async function insertMetricBatch(
     for (const s of samples)
       rows.push({ n: nodeId, t: s.type, l: s.labels, s: s.timestamp, v: s.values });
   }
-  if (rows.length === 0) return 0;
+  if (rows.length === 0) return { stored: 0, missingNodes: [] };
   // Every batch inserts in one key order, so two batches holding the same rows
   // (a retry reaching two replicas at once) wait on each other instead of deadlocking.
   const labelKey = (l: Record<string, string>) =>
@@ -56,17 +57,14 @@ export async function insertMetricBatch(
        where exists (select 1 from nodes where nodes.node_id = u.n)
       on conflict on constraint metrics_series_ts_pk do nothing
       returning 1)
-    select count(*)::int as n from ins`);
-  return Number(rowsOf<{ n: number }>(result)[0]?.n ?? 0);
+    select (select count(*)::int from ins) as n,
+           (select coalesce(jsonb_agg(id), '[]'::jsonb)
+              from jsonb_array_elements_text(${JSON.stringify([...new Set(batch.map((b) => b.nodeId))])}::jsonb) as id
+             where not exists (select 1 from nodes where nodes.node_id = id)) as missing`);
+  const row = rowsOf<{ n: number; missing: string[] | string }>(result)[0];
+  // postgres.js parses jsonb; PGlite may hand it over as text.
+  const missing = typeof row?.missing === "string" ? JSON.parse(row.missing) : row?.missing;
+  return { stored: Number(row?.n ?? 0), missingNodes: missing ?? [] };
 }
 
 const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-/** Inserts one node's samples in one statement; returns how many rows were new. */
-export async function insertMetrics(
-  db: Database,
-  nodeId: string,
-  samples: readonly MetricSample[],
-): Promise<number> {
-  return insertMetricBatch(db, [{ nodeId, samples }]);
-}
