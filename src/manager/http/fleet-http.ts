@@ -1,4 +1,3 @@
-import { timingSafeEqual } from "node:crypto";
 import type { Logger } from "../../common/logging.js";
 import type { FleetQueryService } from "../services/fleet-query.js";
 import { createDashboardHandler, type HttpRequest, type HttpResponse } from "./dashboard.js";
@@ -9,23 +8,11 @@ export interface FleetHttpOptions {
   /** Folder with the built dashboard (dist/web). */
   webRoot: string;
   logger: Logger;
-  /**
-   * When set, `/metrics/fleet` requires `Authorization: Bearer <token>` (the
-   * FleetService token; Prometheus sends it with `authorization.credentials`).
-   * The dashboard's files carry no data and stay public.
-   */
-  apiToken?: string | undefined;
-}
-
-/** Constant-time check of an `Authorization: Bearer` header. */
-export function bearerMatches(header: string | undefined, token: string): boolean {
-  const got = Buffer.from(/^Bearer (.+)$/i.exec(header ?? "")?.[1] ?? "", "utf8");
-  const want = Buffer.from(token, "utf8");
-  return got.length === want.length && timingSafeEqual(got, want);
 }
 
 /**
- * The HTTP port's non-RPC fleet paths: `/metrics/fleet` and the dashboard.
+ * The HTTP port's non-RPC fleet paths: `/metrics/fleet` and the dashboard
+ * (the API token is checked before, by the HTTP token gate in server.ts).
  * Returns false when the path is not one of them, so the caller answers 404.
  */
 export function createFleetHttpHandler(opts: FleetHttpOptions) {
@@ -38,14 +25,6 @@ export function createFleetHttpHandler(opts: FleetHttpOptions) {
   return (req: HttpRequest, res: HttpResponse): boolean => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/metrics/fleet") {
-      if (opts.apiToken && !bearerMatches(req.headers.authorization, opts.apiToken)) {
-        res.writeHead(401, {
-          "content-type": "text/plain; charset=utf-8",
-          "www-authenticate": 'Bearer realm="fleet"',
-        });
-        res.end("unauthenticated: send Authorization: Bearer <FLEET_API_TOKEN>\n");
-        return true;
-      }
       opts.fleet
         .exposition()
         .then(({ nodes, latest }) => {
