@@ -858,6 +858,13 @@ export function loadManagerConfig(input: LoadManagerConfigInput): Readonly<Manag
     );
   }
 
+  // A full-size request must fit an empty queue, or it would be refused forever.
+  if (cfg.ingest.maxPendingRows < cfg.limits.metricsPerRequestMax) {
+    problems.push(
+      `ingest.max_pending_rows: must be at least limits.metrics_per_request_max (${cfg.limits.metricsPerRequestMax}), got ${cfg.ingest.maxPendingRows}`,
+    );
+  }
+
   cfg.insecure = input.argv.includes("--insecure");
   problems.push(...tlsProblems(cfg.tls, input.readFile));
 

@@ -104,6 +104,16 @@ ingest: { batch_windw: 5ms }
     expect(problems.join("\n")).not.toContain("secret");
   });
 
+  it("refuses a pending-rows cap below one full-size request", () => {
+    expect(
+      problemsOf(() =>
+        load("limits: { metrics_per_request_max: 5000 }\ningest: { max_pending_rows: 4999 }"),
+      ),
+    ).toEqual([
+      "ingest.max_pending_rows: must be at least limits.metrics_per_request_max (5000), got 4999",
+    ]);
+  });
+
   it("refuses a grace period shorter than the heartbeat interval", () => {
     expect(
       problemsOf(() => load("heartbeat: { interval: 60s }\nliveness: { grace_period: 30s }")),
