@@ -4,6 +4,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { count, eq, sql } from "drizzle-orm";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FleetService } from "../../gen/fleet/v1/fleet_pb.js";
 import {
   Health,
   HealthCheckResponse_ServingStatus as Status,
@@ -115,6 +116,36 @@ describe("operations: /healthz, /readyz, /metrics, grpc.health.v1", () => {
     await watching;
     await stopping;
     expect(seen).toEqual([Status.SERVING, Status.NOT_SERVING]);
+  });
+
+  it("/metrics counts a stream when it ends, with how it ended", async () => {
+    const fleet = createClient(FleetService, createGrpcTransport({ baseUrl: manager.grpcUrl }));
+    const method = 'method="fleet.v1.FleetService/WatchNodes"';
+    const scrape = async () => (await fetch(`${manager.httpUrl}/metrics`)).text();
+    const ctl = new AbortController();
+    const open = (async () => {
+      for await (const _ of fleet.watchNodes({}, { signal: ctl.signal })) {
+      }
+    })().catch(() => undefined);
+    // Open: not counted yet.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await scrape()).not.toContain(`fleet_rpc_requests_total{${method}`);
+    ctl.abort();
+    await open;
+    await waitFor("the cancelled stream counted", async () =>
+      (await scrape()).includes(`fleet_rpc_requests_total{${method},code="Canceled"} 1`),
+    );
+    // A stream refused mid-way is counted with its error code.
+    const bad = fleet.watchNodes({ afterEventId: -1n });
+    await expect(
+      (async () => {
+        for await (const _ of bad) {
+        }
+      })(),
+    ).rejects.toThrow(/after_event_id/);
+    expect(await scrape()).toContain(
+      `fleet_rpc_requests_total{${method},code="InvalidArgument"} 1`,
+    );
   });
 });
 
