@@ -23,14 +23,19 @@ const HOST = /^[A-Za-z0-9.-]{1,253}$/;
  * Returns the files written.
  */
 export function writeCertificates(opts: CertsOptions): string[] {
-  mkdirSync(opts.outDir, { recursive: true });
+  mkdirSync(opts.outDir, { recursive: true, mode: 0o700 });
   const dir = opts.outDir;
   const ssl = (...args: string[]) => {
     try {
-      execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
+      // umask 077 in the child: openssl creates every key 0600 from its first byte,
+      // never readable by others in between (the chmod below is for reused files).
+      execFileSync("sh", ["-c", 'umask 077 && exec openssl "$@"', "openssl", ...args], {
+        cwd: dir,
+        stdio: "pipe",
+      });
     } catch (err) {
-      const e = err as NodeJS.ErrnoException & { stderr?: Buffer };
-      if (e.code === "ENOENT")
+      const e = err as NodeJS.ErrnoException & { stderr?: Buffer; status?: number };
+      if (e.code === "ENOENT" || e.status === 127)
         throw new Error("the openssl command is not installed", { cause: err });
       throw new Error(`openssl ${args[0]} failed: ${e.stderr?.toString().trim() ?? e.message}`, {
         cause: err,
@@ -63,6 +68,7 @@ export function writeCertificates(opts: CertsOptions): string[] {
       "ca.pem",
     );
     chmodSync(join(dir, "ca.key"), 0o600);
+    chmodSync(join(dir, "ca.pem"), 0o644);
     written.push("ca.pem", "ca.key");
   }
 
@@ -103,6 +109,7 @@ export function writeCertificates(opts: CertsOptions): string[] {
     rmSync(join(dir, `${name}.csr`));
     rmSync(join(dir, `${name}.ext`));
     chmodSync(join(dir, `${name}.key`), 0o600);
+    chmodSync(join(dir, `${name}.pem`), 0o644);
     written.push(`${name}.pem`, `${name}.key`);
   };
 
