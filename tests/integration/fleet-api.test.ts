@@ -168,7 +168,11 @@ describe("FleetService query API (Connect protocol on the HTTP port)", () => {
 
     expect(await codeOf(fleet.getNode({ nodeId: id }))).toBe(Code.NotFound);
     expect(await db.select().from(metrics).where(eq(metrics.nodeId, id))).toHaveLength(0);
-    const events = await db.select().from(nodeEvents).where(eq(nodeEvents.nodeId, id));
+    const events = await db
+      .select()
+      .from(nodeEvents)
+      .where(eq(nodeEvents.nodeId, id))
+      .orderBy(nodeEvents.id);
     expect(events.map((e) => e.kind)).toEqual(["registered", "deleted"]);
     expect(await codeOf(fleet.deleteNode({ nodeId: id }))).toBe(Code.NotFound);
     expect(await codeOf(fleet.deleteNode({ nodeId: "" }))).toBe(Code.InvalidArgument);
