@@ -167,19 +167,28 @@ describe("deploy/kubernetes", () => {
     ]);
   });
 
-  it("runs the daemon on every node in the host network, without host PIDs or host root", () => {
+  it("runs the daemon on every node in the host network, host root read-only for disks, no host PIDs", () => {
     const ds = byKind(daemon, "DaemonSet");
     const pod = ds.spec?.template?.spec;
     const c = pod?.containers[0];
     expect(c?.command).toEqual(["node", "dist/src/daemon/main.js"]);
     // Per-interface network counters need the node's network namespace.
     expect(pod?.hostNetwork).toBe(true);
-    // Nothing in the daemon reads a host root prefix or other processes.
+    // Nothing in the daemon reads other processes.
     expect(pod?.hostPID).toBeUndefined();
     const mounts = Object.fromEntries((c?.volumeMounts ?? []).map((m) => [m.mountPath, m]));
-    expect(Object.keys(mounts).filter((p) => p.startsWith("/host"))).toEqual([]);
+    // The node's root filesystem, read-only, is what the disk collector reports.
+    const hostRoot = mounts["/host/root"];
+    expect(hostRoot?.readOnly).toBe(true);
+    expect(pod?.volumes?.find((v) => v.name === hostRoot?.name)?.hostPath?.path).toBe("/");
+    const config = parse(
+      (daemon.find((d) => d.kind === "ConfigMap") as { data: Record<string, string> }).data[
+        "daemon.yaml"
+      ] as string,
+    ) as { collectors: { disk: { mount_points: string[] } } };
+    expect(config.collectors.disk.mount_points).toEqual(["/host/root"]);
     const hostPaths = (pod?.volumes ?? []).map((v) => v.hostPath?.path).filter(Boolean);
-    expect(hostPaths).toEqual(["/var/lib/fleet-daemon"]);
+    expect(hostPaths.sort()).toEqual(["/", "/var/lib/fleet-daemon"]);
     const env = c?.env?.find((e) => e.name === "NODE_NAME");
     expect(env?.valueFrom).toEqual({ fieldRef: { fieldPath: "spec.nodeName" } });
   });
