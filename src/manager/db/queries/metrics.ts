@@ -31,22 +31,16 @@ export async function insertMetricBatch(
     s: number;
     v: Record<string, number>;
   }[] = [];
-  for (const { nodeId, samples } of batch) {
+  // Every batch inserts nodes in one order (a request's rows keep theirs, and a
+  // retried request repeats it), so two batches holding the same rows, such as
+  // a retry reaching two replicas at once, wait on each other instead of
+  // deadlocking. Sorting the requests, not the rows, keeps this cheap.
+  const ordered = [...batch].sort((a, b) => cmp(a.nodeId, b.nodeId));
+  for (const { nodeId, samples } of ordered) {
     for (const s of samples)
       rows.push({ n: nodeId, t: s.type, l: s.labels, s: s.timestamp, v: s.values });
   }
   if (rows.length === 0) return { stored: 0, missingNodes: [] };
-  // Every batch inserts in one key order, so two batches holding the same rows
-  // (a retry reaching two replicas at once) wait on each other instead of deadlocking.
-  const labelKey = (l: Record<string, string>) =>
-    JSON.stringify(
-      Object.keys(l)
-        .sort()
-        .map((k) => [k, l[k]]),
-    );
-  rows.sort(
-    (a, b) => cmp(a.n, b.n) || cmp(a.t, b.t) || a.s - b.s || cmp(labelKey(a.l), labelKey(b.l)),
-  );
   const result = await db.execute(sql`
     with ins as (
       insert into metrics (node_id, type, labels, ts, values)
