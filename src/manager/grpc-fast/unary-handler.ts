@@ -95,18 +95,7 @@ function collectUnaryRoutes(
           const message = isMessage(out, method.output)
             ? out
             : create(method.output, out as Parameters<typeof create>[1]);
-          return {
-            stream: false,
-            service,
-            method,
-            get header() {
-              return ctx.responseHeader;
-            },
-            get trailer() {
-              return ctx.responseTrailer;
-            },
-            message,
-          } as UnaryResponse;
+          return new FastUnaryResponse(service, method as DescMethodUnary, ctx, message);
         };
         const call = interceptors.reduceRight<UnaryFn>(
           (next, interceptor) => interceptor(next as never) as unknown as UnaryFn,
@@ -132,31 +121,50 @@ interface FastRequest extends UnaryRequest {
   readonly ctx: HandlerContext;
 }
 
-function serveUnary(
-  route: Route,
-  req: Http2ServerRequest,
-  res: Http2ServerResponse,
-  readMaxBytes: number,
-  maxTimeoutMs: number,
-  contextValues?: (req: Http2ServerRequest) => ContextValues,
-): void {
-  const h = req.headers;
-  const stream = res.stream;
-  let done = false;
-  let timer: NodeJS.Timeout | undefined;
-  let abort: AbortController | undefined;
-  let responseHeader: Headers | undefined;
-  let responseTrailer: Headers | undefined;
+const DEADLINE_EXCEEDED = "the operation timed out";
 
-  const finish = () => {
-    done = true;
-    if (timer) clearTimeout(timer);
-  };
-  const fail = (err: unknown) => {
-    if (done) return;
-    finish();
+/**
+ * One unary call: its state, the request (UnaryRequest) and the handler's
+ * context (HandlerContext) in prototype methods and getters, so a call costs
+ * a few objects and no per-call closures beyond the stream listeners. Request
+ * headers, context values, the AbortSignal and the response metadata are only
+ * built when something reads them.
+ */
+class UnaryCall {
+  done = false;
+  timer: NodeJS.Timeout | undefined = undefined;
+  abort: AbortController | undefined = undefined;
+  responseHeader: Headers | undefined = undefined;
+  responseTrailer: Headers | undefined = undefined;
+  requestHeader: Headers | undefined = undefined;
+  values: ContextValues | undefined = undefined;
+  chunks: Buffer[] = [];
+  received = 0;
+  declared = -1;
+  gzip = false;
+  timeoutMs: number | undefined = undefined;
+  watchingClose = false;
+
+  constructor(
+    readonly route: Route,
+    readonly req: Http2ServerRequest,
+    readonly res: Http2ServerResponse,
+    readonly stream: Http2ServerResponse["stream"],
+    readonly readMaxBytes: number,
+    readonly contextValues: ((req: Http2ServerRequest) => ContextValues) | undefined,
+  ) {}
+
+  finish(): void {
+    this.done = true;
+    if (this.timer) clearTimeout(this.timer);
+  }
+
+  fail(err: unknown): void {
+    if (this.done) return;
+    this.finish();
     const { code, message } = toStatus(err);
-    abort?.abort(err);
+    this.abort?.abort(err);
+    const stream = this.stream;
     if (stream.destroyed || stream.closed || stream.headersSent) return;
     // Trailers-only response: status in the one HEADERS frame, which ends the stream.
     // Error metadata (e.g. grpc-retry-pushback-ms) goes along, as connect-node sends it.
@@ -172,13 +180,271 @@ function serveUnary(
       { endStream: true },
     );
     // Stop a client still sending (e.g. an oversized body) once it has its status.
-    if (!req.readableEnded) stream.close();
-  };
+    if (!this.req.readableEnded) this.stream.close();
+  }
 
+  /**
+   * The peer went away (RST_STREAM, connection loss) before we answered: stop
+   * the deadline timer and abort the handler's signal. Only watched while there
+   * is a timer or a signal to abort; otherwise the answer is simply dropped.
+   */
+  watchClose(): void {
+    if (this.watchingClose) return;
+    this.watchingClose = true;
+    this.stream.once("close", () => this.onClose());
+  }
+
+  onClose(): void {
+    if (!this.done) {
+      this.finish();
+      this.abort?.abort(new ConnectError("operation canceled", Code.Canceled));
+    }
+  }
+
+  onData(chunk: Buffer): void {
+    if (this.done) return;
+    this.received += chunk.length;
+    this.chunks.push(chunk);
+    const { readMaxBytes, received } = this;
+    // Reject from the length prefix alone, before buffering an oversized message.
+    if (this.declared < 0 && received >= 5) {
+      const first = this.chunks[0] as Buffer;
+      this.declared = (first.length >= 5 ? first : Buffer.concat(this.chunks)).readUInt32BE(1);
+    }
+    if (this.declared > readMaxBytes || received > readMaxBytes + 10) {
+      this.fail(
+        new ConnectError(
+          `message size ${Math.max(this.declared, received - 5)} is larger than configured readMaxBytes ${readMaxBytes}`,
+          Code.ResourceExhausted,
+        ),
+      );
+    }
+  }
+
+  onEnd(): void {
+    if (this.done) return;
+    const chunks = this.chunks;
+    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+    this.chunks = [];
+    let payload: Buffer;
+    let compressed: boolean;
+    try {
+      ({ payload, compressed } = unframeUnary(body, this.route.method.name));
+      if (compressed && !this.gzip) {
+        throw new ConnectError(
+          "protocol error: received compressed envelope, but no grpc-encoding was set",
+          Code.Internal,
+        );
+      }
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    if (!compressed) {
+      this.invoke(payload);
+      return;
+    }
+    const readMaxBytes = this.readMaxBytes;
+    gunzip(payload, { maxOutputLength: readMaxBytes }, (err, out) => {
+      if (!err) this.invoke(out);
+      else if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
+        this.fail(
+          new ConnectError(
+            `message is larger than configured readMaxBytes ${readMaxBytes} after decompression`,
+            Code.ResourceExhausted,
+          ),
+        );
+      } else
+        this.fail(
+          new ConnectError(
+            `failed to decompress gzip message: ${err.message}`,
+            Code.InvalidArgument,
+          ),
+        );
+    });
+  }
+
+  invoke(payload: Buffer): void {
+    const route = this.route;
+    let message: Message;
+    try {
+      message = fromBinary(route.method.input, payload);
+    } catch (err) {
+      this.fail(new ConnectError(`parse binary: ${(err as Error).message}`, Code.InvalidArgument));
+      return;
+    }
+    let pending: Promise<UnaryResponse>;
+    try {
+      pending = route.call(new FastUnaryRequest(this, message));
+    } catch (err) {
+      // An interceptor chain that throws synchronously fails like a rejection.
+      this.fail(err);
+      return;
+    }
+    pending.then(
+      (out) => this.respond(out),
+      (err) => this.fail(err),
+    );
+  }
+
+  respond(out: UnaryResponse): void {
+    if (this.done) return;
+    let bytes: Uint8Array;
+    try {
+      bytes = toBinary(this.route.method.output as DescMessage, out.message);
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    this.finish();
+    const stream = this.stream;
+    if (stream.destroyed || stream.closed) return;
+    const frame = Buffer.allocUnsafe(5 + bytes.length);
+    frame[0] = 0;
+    frame.writeUInt32BE(bytes.length, 1);
+    frame.set(bytes, 5);
+    const res = this.res;
+    // Through the compat response: it owns the stream's wantTrailers event.
+    res.writeHead(
+      200,
+      this.responseHeader
+        ? { ...RESPONSE_HEADERS, ...headersToObject(this.responseHeader) }
+        : RESPONSE_HEADERS,
+    );
+    const trailers: Record<string, string> = this.responseTrailer
+      ? headersToObject(this.responseTrailer)
+      : {};
+    trailers["grpc-status"] = "0";
+    res.addTrailers(trailers);
+    res.end(frame);
+  }
+
+  get signal(): AbortSignal {
+    if (!this.abort) {
+      this.abort = new AbortController();
+      if (!this.done) {
+        // The peer may already be gone: then the handler sees the call canceled.
+        if (this.stream.destroyed || this.stream.closed) this.onClose();
+        else this.watchClose();
+      }
+    }
+    return this.abort.signal;
+  }
+
+  get header(): Headers {
+    this.requestHeader ??= toHeaders(this.req.headers);
+    return this.requestHeader;
+  }
+
+  get contextValueMap(): ContextValues {
+    this.values ??= this.contextValues ? this.contextValues(this.req) : createContextValues();
+    return this.values;
+  }
+}
+
+/** The interceptors' UnaryRequest (with `ctx`, the handler's context, for the innermost step). */
+class FastUnaryRequest implements FastRequest {
+  readonly stream = false as const;
+  readonly requestMethod = "POST";
+  readonly service: DescService;
+  readonly method: DescMethodUnary;
+  #ctx: FastHandlerContext | undefined = undefined;
+
+  constructor(
+    readonly call: UnaryCall,
+    readonly message: Message,
+  ) {
+    this.service = call.route.service;
+    this.method = call.route.method;
+  }
+  get url(): string {
+    return callUrl(this.call);
+  }
+  get signal(): AbortSignal {
+    return this.call.signal;
+  }
+  get header(): Headers {
+    return this.call.header;
+  }
+  get contextValues(): ContextValues {
+    return this.call.contextValueMap;
+  }
+  get ctx(): HandlerContext {
+    this.#ctx ??= new FastHandlerContext(this.call);
+    return this.#ctx;
+  }
+}
+
+class FastHandlerContext implements HandlerContext {
+  readonly protocolName = "grpc";
+  readonly requestMethod = "POST";
+  readonly service: DescService;
+  readonly method: DescMethodUnary;
+
+  constructor(readonly call: UnaryCall) {
+    this.service = call.route.service;
+    this.method = call.route.method;
+    // An own property, as connect-node's context has: handlers may pass it on detached.
+    this.timeoutMs = () => call.timeoutMs;
+  }
+  readonly timeoutMs: () => number | undefined;
+  get url(): string {
+    return callUrl(this.call);
+  }
+  get values(): ContextValues {
+    return this.call.contextValueMap;
+  }
+  get signal(): AbortSignal {
+    return this.call.signal;
+  }
+  get requestHeader(): Headers {
+    return this.call.header;
+  }
+  get responseHeader(): Headers {
+    this.call.responseHeader ??= new Headers();
+    return this.call.responseHeader;
+  }
+  get responseTrailer(): Headers {
+    this.call.responseTrailer ??= new Headers();
+    return this.call.responseTrailer;
+  }
+}
+
+/** The handler's answer as interceptors see it; header and trailer are the context's. */
+class FastUnaryResponse implements UnaryResponse {
+  readonly stream = false as const;
+  constructor(
+    readonly service: DescService,
+    readonly method: DescMethodUnary,
+    readonly ctx: HandlerContext,
+    readonly message: Message,
+  ) {}
+  get header(): Headers {
+    return this.ctx.responseHeader;
+  }
+  get trailer(): Headers {
+    return this.ctx.responseTrailer;
+  }
+}
+
+function callUrl(call: UnaryCall): string {
+  return `http://${call.req.headers[":authority"] ?? "localhost"}${call.req.url}`;
+}
+
+function serveUnary(
+  route: Route,
+  req: Http2ServerRequest,
+  res: Http2ServerResponse,
+  readMaxBytes: number,
+  maxTimeoutMs: number,
+  contextValues?: (req: Http2ServerRequest) => ContextValues,
+): void {
+  const h = req.headers;
+  const call = new UnaryCall(route, req, res, res.stream, readMaxBytes, contextValues);
   const encoding = h["grpc-encoding"];
-  const gzip = encoding === "gzip";
-  if (encoding !== undefined && encoding !== "identity" && !gzip) {
-    fail(
+  call.gzip = encoding === "gzip";
+  if (encoding !== undefined && encoding !== "identity" && !call.gzip) {
+    call.fail(
       new ConnectError(
         `unknown compression "${encoding}": supported encodings are ${ACCEPT_ENCODING}`,
         Code.Unimplemented,
@@ -186,168 +452,25 @@ function serveUnary(
     );
     return;
   }
-  const timeout = parseGrpcTimeout(h["grpc-timeout"] as string | undefined, maxTimeoutMs);
-  if (timeout.error) {
-    fail(timeout.error);
-    return;
-  }
-  if (timeout.timeoutMs !== undefined) {
-    timer = setTimeout(
-      () => fail(new ConnectError("the operation timed out", Code.DeadlineExceeded)),
-      timeout.timeoutMs,
-    );
-  }
-  // The peer went away (RST_STREAM, connection loss) before we answered.
-  stream.once("close", () => {
-    if (!done) {
-      finish();
-      abort?.abort(new ConnectError("operation canceled", Code.Canceled));
+  const timeoutHeader = h["grpc-timeout"] as string | undefined;
+  if (timeoutHeader !== undefined) {
+    const timeout = parseGrpcTimeout(timeoutHeader, maxTimeoutMs);
+    if (timeout.error) {
+      call.fail(timeout.error);
+      return;
     }
-  });
-
-  const chunks: Buffer[] = [];
-  let received = 0;
-  let declared = -1;
-  req.on("data", (chunk: Buffer) => {
-    if (done) return;
-    received += chunk.length;
-    chunks.push(chunk);
-    // Reject from the length prefix alone, before buffering an oversized message.
-    if (declared < 0 && received >= 5) declared = Buffer.concat(chunks).readUInt32BE(1);
-    if (declared > readMaxBytes || received > readMaxBytes + 10) {
-      fail(
-        new ConnectError(
-          `message size ${Math.max(declared, received - 5)} is larger than configured readMaxBytes ${readMaxBytes}`,
-          Code.ResourceExhausted,
-        ),
+    call.timeoutMs = timeout.timeoutMs;
+    if (timeout.timeoutMs !== undefined) {
+      call.timer = setTimeout(
+        () => call.fail(new ConnectError(DEADLINE_EXCEEDED, Code.DeadlineExceeded)),
+        timeout.timeoutMs,
       );
+      call.watchClose();
     }
-  });
-  req.on("end", () => {
-    if (done) return;
-    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-    let payload: Buffer;
-    let compressed: boolean;
-    try {
-      ({ payload, compressed } = unframeUnary(body, route.method.name));
-      if (compressed && !gzip) {
-        throw new ConnectError(
-          "protocol error: received compressed envelope, but no grpc-encoding was set",
-          Code.Internal,
-        );
-      }
-    } catch (err) {
-      fail(err);
-      return;
-    }
-    if (!compressed) {
-      invoke(payload);
-      return;
-    }
-    gunzip(payload, { maxOutputLength: readMaxBytes }, (err, out) => {
-      if (!err) invoke(out);
-      else if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
-        fail(
-          new ConnectError(
-            `message is larger than configured readMaxBytes ${readMaxBytes} after decompression`,
-            Code.ResourceExhausted,
-          ),
-        );
-      } else
-        fail(
-          new ConnectError(
-            `failed to decompress gzip message: ${err.message}`,
-            Code.InvalidArgument,
-          ),
-        );
-    });
-  });
-  req.on("error", (err) => fail(new ConnectError(err.message, Code.Internal)));
-
-  const invoke = (payload: Buffer) => {
-    let message: Message;
-    try {
-      message = fromBinary(route.method.input, payload);
-    } catch (err) {
-      fail(new ConnectError(`parse binary: ${(err as Error).message}`, Code.InvalidArgument));
-      return;
-    }
-    const signal = () => {
-      abort ??= new AbortController();
-      return abort.signal;
-    };
-    const requestHeader = () => toHeaders(h);
-    const url = `http://${h[":authority"] ?? "localhost"}${req.url}`;
-    const values = contextValues ? contextValues(req) : createContextValues();
-    const ctx: HandlerContext = {
-      service: route.service,
-      method: route.method,
-      protocolName: "grpc",
-      requestMethod: "POST",
-      url,
-      values,
-      get signal() {
-        return signal();
-      },
-      timeoutMs: () => (timeout.timeoutMs === undefined ? undefined : timeout.timeoutMs),
-      get requestHeader() {
-        return requestHeader();
-      },
-      get responseHeader() {
-        responseHeader ??= new Headers();
-        return responseHeader;
-      },
-      get responseTrailer() {
-        responseTrailer ??= new Headers();
-        return responseTrailer;
-      },
-    };
-    const unary: FastRequest = {
-      stream: false,
-      service: route.service,
-      method: route.method,
-      requestMethod: "POST",
-      url,
-      contextValues: values,
-      message,
-      ctx,
-      get signal() {
-        return signal();
-      },
-      get header() {
-        return requestHeader();
-      },
-    };
-    route.call(unary).then((out) => {
-      if (done) return;
-      let bytes: Uint8Array;
-      try {
-        bytes = toBinary(route.method.output as DescMessage, out.message);
-      } catch (err) {
-        fail(err);
-        return;
-      }
-      finish();
-      if (stream.destroyed || stream.closed) return;
-      const frame = Buffer.allocUnsafe(5 + bytes.length);
-      frame[0] = 0;
-      frame.writeUInt32BE(bytes.length, 1);
-      frame.set(bytes, 5);
-      // Through the compat response: it owns the stream's wantTrailers event.
-      res.writeHead(
-        200,
-        responseHeader
-          ? { ...RESPONSE_HEADERS, ...headersToObject(responseHeader) }
-          : RESPONSE_HEADERS,
-      );
-      const trailers: Record<string, string> = responseTrailer
-        ? headersToObject(responseTrailer)
-        : {};
-      trailers["grpc-status"] = "0";
-      res.addTrailers(trailers);
-      res.end(frame);
-    }, fail);
-  };
+  }
+  req.on("data", (chunk: Buffer) => call.onData(chunk));
+  req.on("end", () => call.onEnd());
+  req.on("error", (err) => call.fail(new ConnectError(err.message, Code.Internal)));
 }
 
 /** Exactly one length-prefixed message, as a unary gRPC request must carry. */

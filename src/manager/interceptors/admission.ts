@@ -12,6 +12,9 @@ const nodeIdOf = (message: unknown): string | undefined => {
   return typeof id === "string" ? id : undefined;
 };
 
+/** The pushback spread key (only a shed answer needs one); callers without a node id (FleetService) spread at random. */
+const shedKey = (message: unknown): string => nodeIdOf(message) ?? String(Math.random());
+
 /**
  * Outermost after observe: sheds unary calls beyond the in-flight cap with
  * UNAVAILABLE before any work is queued, and gives every shed answer
@@ -22,13 +25,11 @@ const nodeIdOf = (message: unknown): string | undefined => {
 export function createShedInterceptor(admission: Admission): Interceptor {
   return (next) => async (req) => {
     if (req.stream || req.service.typeName === Health.typeName) return next(req);
-    // Callers without a node id (FleetService) spread at random.
-    const key = nodeIdOf(req.message) ?? String(Math.random());
     if (!admission.tryEnter()) {
       throw new ConnectError(
         `manager overloaded: ${admission.inFlight} calls in flight; retry later`,
         Code.Unavailable,
-        { [PUSHBACK_HEADER]: String(admission.pushbackMs(key)) },
+        { [PUSHBACK_HEADER]: String(admission.pushbackMs(shedKey(req.message))) },
       );
     }
     try {
@@ -40,7 +41,7 @@ export function createShedInterceptor(admission: Admission): Interceptor {
         !err.metadata.has(PUSHBACK_HEADER)
       ) {
         const wait = err.cause instanceof RateLimitedError ? err.cause.retryAfterMs : 0;
-        err.metadata.set(PUSHBACK_HEADER, String(admission.pushbackMs(key, wait)));
+        err.metadata.set(PUSHBACK_HEADER, String(admission.pushbackMs(shedKey(req.message), wait)));
       }
       throw err instanceof ConnectError ? capStatusMessage(err) : err;
     } finally {
@@ -55,13 +56,18 @@ export function createShedInterceptor(admission: Admission): Interceptor {
  * heartbeats and for registrations and reports.
  */
 export function createRateLimitInterceptor(admission: Admission): Interceptor {
-  return (next) => async (req) => {
+  // Not async: a pass-through layer adds no promise of its own (a refusal is a rejected one).
+  return (next) => (req) => {
     if (!req.stream && req.service.typeName === ManagerService.typeName) {
       const nodeId = nodeIdOf(req.message) ?? "";
-      admission.take(
-        req.method === ManagerService.method.heartbeat ? "heartbeat" : "report",
-        nodeId,
-      );
+      try {
+        admission.take(
+          req.method === ManagerService.method.heartbeat ? "heartbeat" : "report",
+          nodeId,
+        );
+      } catch (err) {
+        return Promise.reject(err);
+      }
     }
     return next(req);
   };

@@ -43,21 +43,20 @@ export function toConnectError(err: unknown, logger: Logger, procedure: string):
 /** Maps errors thrown by handlers, for unary and streaming responses alike. */
 export function createErrorInterceptor(logger: Logger): Interceptor {
   return (next) => async (req) => {
-    const procedure = req.url;
+    let res: Awaited<ReturnType<typeof next>>;
     try {
-      const res = await next(req);
-      if (!res.stream) return res;
-      const inner = res.message;
-      async function* mapped() {
-        try {
-          yield* inner;
-        } catch (err) {
-          throw toConnectError(err, logger, procedure);
-        }
-      }
-      return { ...res, message: mapped() };
+      res = await next(req);
     } catch (err) {
-      throw toConnectError(err, logger, procedure);
+      throw toConnectError(err, logger, req.url);
     }
+    return res.stream ? { ...res, message: mapStreamErrors(res.message, logger, req.url) } : res;
   };
+}
+
+async function* mapStreamErrors<T>(inner: AsyncIterable<T>, logger: Logger, procedure: string) {
+  try {
+    yield* inner;
+  } catch (err) {
+    throw toConnectError(err, logger, procedure);
+  }
 }

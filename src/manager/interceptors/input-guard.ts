@@ -10,6 +10,8 @@ export const MAX_STATUS_MESSAGE = 1024;
  * fail deep in a query as INTERNAL instead of a clear INVALID_ARGUMENT.
  */
 export function findNulField(value: unknown, path = "", depth = 0): string | undefined {
+  // The common case, no NUL anywhere, is answered without building field paths.
+  if (depth === 0 && !hasNul(value, 0)) return undefined;
   if (depth > 32) return undefined;
   if (typeof value === "string") return value.includes("\u0000") ? path || "(message)" : undefined;
   if (value === null || typeof value !== "object" || value instanceof Uint8Array) return undefined;
@@ -30,16 +32,36 @@ export function findNulField(value: unknown, path = "", depth = 0): string | und
   return undefined;
 }
 
+/** Whether findNulField would find anything: the same walk, allocating nothing. */
+function hasNul(value: unknown, depth: number): boolean {
+  if (depth > 32) return false;
+  if (typeof value === "string") return value.includes("\u0000");
+  if (value === null || typeof value !== "object" || value instanceof Uint8Array) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (hasNul(value[i], depth + 1)) return true;
+    return false;
+  }
+  const record = value as Record<string, unknown>;
+  for (const k in record) {
+    if (!Object.hasOwn(record, k) || k === "$typeName") continue;
+    if (k.includes("\u0000") || hasNul(record[k], depth + 1)) return true;
+  }
+  return false;
+}
+
 /**
  * Hostile-input guard for every unary RPC (inside the error mapping):
  * refuses NUL characters in any string with INVALID_ARGUMENT, and (outside,
  * see capStatusMessages) keeps status messages short.
  */
 export function createInputGuardInterceptor(): Interceptor {
-  return (next) => async (req) => {
+  // Not async: a pass-through layer adds no promise of its own (a refusal is a rejected one).
+  return (next) => (req) => {
     if (!req.stream) {
       const field = findNulField(req.message);
-      if (field) throw new InvalidArgumentError(field, "must not contain NUL characters");
+      if (field) {
+        return Promise.reject(new InvalidArgumentError(field, "must not contain NUL characters"));
+      }
     }
     return next(req);
   };

@@ -20,26 +20,35 @@ import {
  * same module (common/validation.ts). Request size is capped by readMaxBytes.
  */
 export function createValidateInterceptor(limits: ValidationLimits): Interceptor {
-  return (next) => async (req) => {
+  // Not async: a pass-through layer adds no promise of its own (a refusal is a rejected one).
+  return (next) => (req) => {
     if (!req.stream) {
-      switch (req.method) {
-        case ManagerService.method.registerNode: {
-          const m = req.message as RegisterNodeRequest;
-          validateRegistration({ ...m, labels: { ...m.labels } }, limits);
-          break;
-        }
-        case ManagerService.method.heartbeat: {
-          const m = req.message as HeartbeatRequest;
-          validateHeartbeat(m.nodeId, Number(m.timestamp), limits);
-          break;
-        }
-        case ManagerService.method.reportMetrics: {
-          const m = req.message as ReportMetricsRequest;
-          validateMetricsEnvelope(m.nodeId, m.metrics.length, limits);
-          break;
-        }
+      try {
+        check(req.method, req.message, limits);
+      } catch (err) {
+        return Promise.reject(err);
       }
     }
     return next(req);
   };
+}
+
+function check(method: unknown, message: unknown, limits: ValidationLimits): void {
+  switch (method) {
+    case ManagerService.method.registerNode: {
+      const m = message as RegisterNodeRequest;
+      validateRegistration({ ...m, labels: { ...m.labels } }, limits);
+      break;
+    }
+    case ManagerService.method.heartbeat: {
+      const m = message as HeartbeatRequest;
+      validateHeartbeat(m.nodeId, Number(m.timestamp), limits);
+      break;
+    }
+    case ManagerService.method.reportMetrics: {
+      const m = message as ReportMetricsRequest;
+      validateMetricsEnvelope(m.nodeId, m.metrics.length, limits);
+      break;
+    }
+  }
 }
