@@ -53,7 +53,13 @@ export function createHeartbeatBatcher(deps: {
     /** Remembers a heartbeat; written by the next flush. */
     record(nodeId: string, at: Date, skewSeconds: number): void {
       const prev = pending.get(nodeId);
-      if (!prev || prev.at <= at) pending.set(nodeId, { at, skewSeconds });
+      if (!prev) pending.set(nodeId, { at, skewSeconds });
+      else if (prev.at <= at) {
+        // Updated in place: a node heartbeating often costs no new entry. A flush
+        // takes the whole map away first, so this never changes a batch being written.
+        prev.at = at;
+        prev.skewSeconds = skewSeconds;
+      }
     },
     start(): void {
       timer ??= setInterval(() => void flush(), deps.flushIntervalMs);

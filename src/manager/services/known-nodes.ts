@@ -28,6 +28,11 @@ export function createKnownNodes(db: Database, opts: { ttlMs: number }) {
   };
 
   return {
+    /** True when memory alone says the node exists (fresh entry): the hot path needs no promise. */
+    isKnown(nodeId: string): boolean {
+      const until = known.get(nodeId);
+      return until !== undefined && until > Date.now();
+    },
     /** Resolves when the node exists; NodeNotFoundError otherwise. */
     async require(nodeId: string): Promise<void> {
       const until = known.get(nodeId);

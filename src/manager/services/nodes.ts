@@ -28,7 +28,7 @@ export function createNodeService(
      * daemon's own timestamp gives its clock skew (0 when it sent none).
      */
     async heartbeat(nodeId: string, daemonTimestamp: number, now = new Date()): Promise<void> {
-      await deps.known.require(nodeId);
+      if (!deps.known.isKnown(nodeId)) await deps.known.require(nodeId);
       const skewSeconds =
         daemonTimestamp > 0 ? daemonTimestamp - Math.floor(now.getTime() / 1000) : 0;
       deps.heartbeats.record(nodeId, now, clampSkew(skewSeconds));
