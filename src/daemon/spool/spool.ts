@@ -107,15 +107,22 @@ export async function openSpool(opts: SpoolOptions): Promise<Spool> {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     }
   };
+  /** Adds to the dropped counters and widens the dropped time range. */
+  const countDropped = (batches: number, samples: number, from: number, to: number) => {
+    dropped.batches += batches;
+    dropped.samples += samples;
+    dropped.from = dropped.from ? Math.min(dropped.from, from) : from;
+    dropped.to = Math.max(dropped.to, to);
+  };
   const recordDrop = (gone: Entry[], reason: string) => {
     if (gone.length === 0) return;
     const samples = gone.reduce((n, e) => n + e.count, 0);
-    dropped.batches += gone.length;
-    dropped.samples += samples;
-    const from = Math.min(...gone.map((e) => e.minTs));
-    const to = Math.max(...gone.map((e) => e.maxTs));
-    dropped.from = dropped.from ? Math.min(dropped.from, from) : from;
-    dropped.to = Math.max(dropped.to, to);
+    countDropped(
+      gone.length,
+      samples,
+      Math.min(...gone.map((e) => e.minTs)),
+      Math.max(...gone.map((e) => e.maxTs)),
+    );
     opts.onDrop?.({ seqs: gone.map((e) => e.seq), samples, reason });
   };
   const fsyncDir = async () => {
@@ -257,12 +264,7 @@ export async function openSpool(opts: SpoolOptions): Promise<Spool> {
     recordLoss(samples) {
       if (samples.length === 0) return;
       const ts = samples.map((x) => x.timestamp);
-      const from = Math.min(...ts);
-      const to = Math.max(...ts);
-      dropped.batches += 1;
-      dropped.samples += samples.length;
-      dropped.from = dropped.from ? Math.min(dropped.from, from) : from;
-      dropped.to = Math.max(dropped.to, to);
+      countDropped(1, samples.length, Math.min(...ts), Math.max(...ts));
     },
     stats() {
       return {

@@ -2,6 +2,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { Health } from "../../../gen/grpc/health/v1/health_pb.js";
 import { ManagerService } from "../../../gen/manager/manager_pb.js";
 import { type Admission, RateLimitedError } from "../services/admission.js";
+import { checkingInterceptor } from "./check.js";
 import { capStatusMessage } from "./input-guard.js";
 
 /** The trailer gRPC clients (and our daemon's retry.ts) read as "retry after this many ms" (gRPC A6). */
@@ -56,19 +57,12 @@ export function createShedInterceptor(admission: Admission): Interceptor {
  * heartbeats and for registrations and reports.
  */
 export function createRateLimitInterceptor(admission: Admission): Interceptor {
-  // Not async: a pass-through layer adds no promise of its own (a refusal is a rejected one).
-  return (next) => (req) => {
+  return checkingInterceptor((req) => {
     if (!req.stream && req.service.typeName === ManagerService.typeName) {
-      const nodeId = nodeIdOf(req.message) ?? "";
-      try {
-        admission.take(
-          req.method === ManagerService.method.heartbeat ? "heartbeat" : "report",
-          nodeId,
-        );
-      } catch (err) {
-        return Promise.reject(err);
-      }
+      admission.take(
+        req.method === ManagerService.method.heartbeat ? "heartbeat" : "report",
+        nodeIdOf(req.message) ?? "",
+      );
     }
-    return next(req);
-  };
+  });
 }

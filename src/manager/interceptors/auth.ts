@@ -1,16 +1,12 @@
 import { createHash, timingSafeEqual } from "node:crypto";
-import {
-  createContextKey,
-  type Interceptor,
-  type StreamRequest,
-  type UnaryRequest,
-} from "@connectrpc/connect";
+import { createContextKey, type Interceptor } from "@connectrpc/connect";
 import { FleetService } from "../../../gen/fleet/v1/fleet_pb.js";
 import { ManagerService } from "../../../gen/manager/manager_pb.js";
 import { PermissionDeniedError, UnauthenticatedError } from "../../common/errors.js";
 import type { Logger } from "../../common/logging.js";
 import type { HttpRequest, HttpResponse } from "../http/dashboard.js";
 import type { PeerIdentity } from "../tls.js";
+import { checkingInterceptor } from "./check.js";
 
 /** The verified client certificate's identity, set per request from the TLS socket. */
 export const peerIdentityKey = createContextKey<PeerIdentity | undefined>(undefined, {
@@ -48,16 +44,7 @@ export function createTokenCheck(expected: string): (header: string | null | und
 export function createAuthInterceptor(opts: AuthOptions): Interceptor {
   const enrollOk = opts.enrollToken ? createTokenCheck(opts.enrollToken) : undefined;
   const apiOk = opts.apiToken ? createTokenCheck(opts.apiToken) : undefined;
-  // Not async: a pass-through layer adds no promise of its own (a refusal is a rejected one).
-  return (next) => (req) => {
-    try {
-      check(req);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    return next(req);
-  };
-  function check(req: UnaryRequest | StreamRequest): void {
+  return checkingInterceptor((req) => {
     if (req.service.typeName === ManagerService.typeName) {
       if (enrollOk && !enrollOk(req.header.get("authorization"))) {
         throw new UnauthenticatedError(
@@ -96,7 +83,7 @@ export function createAuthInterceptor(opts: AuthOptions): Interceptor {
         );
       }
     }
-  }
+  });
 }
 
 /**

@@ -1,5 +1,6 @@
 import { ConnectError, type Interceptor } from "@connectrpc/connect";
 import { InvalidArgumentError } from "../../common/errors.js";
+import { checkingInterceptor } from "./check.js";
 
 /** Longest status message sent back; longer ones (echoing hostile input) are cut. */
 export const MAX_STATUS_MESSAGE = 1024;
@@ -55,16 +56,12 @@ function hasNul(value: unknown, depth: number): boolean {
  * see capStatusMessages) keeps status messages short.
  */
 export function createInputGuardInterceptor(): Interceptor {
-  // Not async: a pass-through layer adds no promise of its own (a refusal is a rejected one).
-  return (next) => (req) => {
+  return checkingInterceptor((req) => {
     if (!req.stream) {
       const field = findNulField(req.message);
-      if (field) {
-        return Promise.reject(new InvalidArgumentError(field, "must not contain NUL characters"));
-      }
+      if (field) throw new InvalidArgumentError(field, "must not contain NUL characters");
     }
-    return next(req);
-  };
+  });
 }
 
 /** A ConnectError whose message fits a trailer: hostile input echoed back must not break the response. */

@@ -11,6 +11,7 @@ import {
   validateMetricsEnvelope,
   validateRegistration,
 } from "../../common/validation.js";
+import { checkingInterceptor } from "./check.js";
 
 /**
  * Validates every ManagerService request before its handler runs, so handlers
@@ -20,20 +21,12 @@ import {
  * same module (common/validation.ts). Request size is capped by readMaxBytes.
  */
 export function createValidateInterceptor(limits: ValidationLimits): Interceptor {
-  // Not async: a pass-through layer adds no promise of its own (a refusal is a rejected one).
-  return (next) => (req) => {
-    if (!req.stream) {
-      try {
-        check(req.method, req.message, limits);
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    }
-    return next(req);
-  };
+  return checkingInterceptor((req) => {
+    if (!req.stream) validate(req.method, req.message, limits);
+  });
 }
 
-function check(method: unknown, message: unknown, limits: ValidationLimits): void {
+function validate(method: unknown, message: unknown, limits: ValidationLimits): void {
   switch (method) {
     case ManagerService.method.registerNode: {
       const m = message as RegisterNodeRequest;
