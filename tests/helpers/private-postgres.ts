@@ -16,6 +16,8 @@ export interface PrivatePostgres {
   readonly port: number;
   /** The cluster's data directory (owned by the postgres user when run as root). */
   readonly dataDir: string;
+  /** Whether the server is up (between start() and stop()). */
+  readonly running: boolean;
   /** `pg_ctl stop -m fast`: backends terminated (57P01), new connections refused. */
   stop(): Promise<void>;
   /** `pg_ctl start` on the same port, waiting until it accepts connections. */
@@ -132,6 +134,9 @@ export async function startPrivatePostgres(
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
     dataDir,
+    get running() {
+      return running;
+    },
     stop,
     start,
     log: () => {
