@@ -282,6 +282,8 @@ export function createManager(
     },
 
     async stop() {
+      // Nothing opened (refused at start, e.g. a locked data directory): the caller's one line says why.
+      if (!database && !grpcServer && !httpServer) return;
       // Health checks and /readyz report NOT_SERVING first, so balancers move away.
       serving.set(false);
       // Open WatchNodes streams would otherwise keep the HTTP server from closing.
