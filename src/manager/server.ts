@@ -100,6 +100,7 @@ export function createManager(
   const active = new Set<http2.Http2ServerResponse>();
   let grpcPort = 0;
   let httpPort = 0;
+  let stopping = false;
 
   const scheme = config.tls.certFile && config.tls.keyFile ? "https" : "http";
   const urlOf = (host: string, port: number) =>
@@ -270,7 +271,13 @@ export function createManager(
         sessions.add(session);
         session.once("close", () => sessions.delete(session));
       });
-      httpServer = createHttpServer(config, tls, httpHandler);
+      httpServer = createHttpServer(config, tls, (req, res) => {
+        // A keep-alive connection would carry a client's reconnect (fleetctl
+        // watch, the dashboard) into a closing server; during shutdown each
+        // answer is the connection's last.
+        if (stopping) res.setHeader("connection", "close");
+        httpHandler(req, res);
+      });
       grpcPort = await listen(grpcServer, config.grpcAddr, "grpc.addr (FLEET_GRPC_ADDR)");
       httpPort = await listen(httpServer, config.httpAddr, "http.addr (FLEET_HTTP_ADDR)");
       heartbeats.start();
@@ -287,8 +294,14 @@ export function createManager(
       // Health checks and /readyz report NOT_SERVING first, so balancers move away.
       serving.set(false);
       // Open WatchNodes streams would otherwise keep the HTTP server from closing.
+      stopping = true;
       watchHub?.close();
       const closing = Promise.all([closeServer(grpcServer), closeServer(httpServer)]);
+      // close() drops only the connections idle at that moment; one whose
+      // WatchNodes stream just ended goes idle a moment later and would be kept
+      // until the keep-alive timeout (or, with a client reconnecting, forever).
+      const closingHttp = httpServer;
+      const idleSweep = setInterval(() => closingHttp?.closeIdleConnections(), 50);
       // GOAWAY lets in-flight streams finish while refusing new ones; without it
       // a daemon's idle keepalive session would hold the server open forever.
       for (const session of sessions) session.close();
@@ -318,6 +331,8 @@ export function createManager(
         httpServer?.closeAllConnections();
       }
       await closing;
+      clearInterval(idleSweep);
+      stopping = false;
       grpcServer = undefined;
       httpServer = undefined;
       if (runtime) {
