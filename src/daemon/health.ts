@@ -14,6 +14,10 @@ export interface Health {
   retries: number;
   batchesSent: number;
   samplesSent: number;
+  /** Collector rounds the schedule could not run (timer too late, collector stuck, clock stepped back). */
+  ticksMissed: number;
+  /** Steps of the system clock seen (samples keep monotonic time across them). */
+  clockSteps: number;
   lastError:
     | { code: string; codeNumber: number; kind: FleetErrorKind; message: string; at: number }
     | undefined;
@@ -30,6 +34,8 @@ export function createHealth(nodeId: string, heartbeatIntervalMs: number): Healt
     retries: 0,
     batchesSent: 0,
     samplesSent: 0,
+    ticksMissed: 0,
+    clockSteps: 0,
     lastError: undefined,
     heartbeatIntervalMs,
   };

@@ -25,6 +25,8 @@ export function createSelfCollector(health: Health, spool: Spool): Collector {
             samples_dropped: s.droppedSamples,
             dropped_from_timestamp: s.droppedFrom,
             dropped_to_timestamp: s.droppedTo,
+            ticks_missed: health.ticksMissed,
+            clock_steps: health.clockSteps,
             retries: health.retries,
             last_error_code: health.lastError?.codeNumber ?? 0,
             batches_sent: health.batchesSent,

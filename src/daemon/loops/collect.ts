@@ -4,7 +4,12 @@ import type { Collector } from "../collectors/collector.js";
 import { unixSeconds } from "../collectors/collector.js";
 import type { LimitedLog } from "../log-limit.js";
 import type { Spool } from "../spool/spool.js";
-import { sleep } from "./timing.js";
+import {
+  createSampleClock,
+  type LoopClock,
+  type SampleClock,
+  systemClock,
+} from "./sample-clock.js";
 
 export interface CollectLoopOptions {
   collector: Collector;
@@ -15,6 +20,12 @@ export interface CollectLoopOptions {
   log: LimitedLog;
   /** How long one collect() may take; default min(interval, 10 s). */
   timeoutMs?: number;
+  /** Time source (tests inject a fake one); default the system's. */
+  clock?: LoopClock;
+  /** Shared by a daemon's loops so they agree on clock steps; default one of their own on `clock`. */
+  sampleClock?: SampleClock;
+  /** Rounds the schedule could not run (counted as ticks_missed). */
+  onMissed?: (m: MissedTicks) => void;
 }
 
 /** The longest a single collect() may run (a hung `df` on a dead NFS mount must not stall the loop). */
@@ -64,30 +75,77 @@ function bounded<T>(
   });
 }
 
+/** Scheduled rounds that did not run, with the time range they would have covered. */
+export interface MissedTicks {
+  type: string;
+  ticks: number;
+  /** Unix seconds of the first and last missed round. */
+  fromTs: number;
+  toTs: number;
+  reason: "late" | "stuck" | "clock";
+}
+
 /**
- * Collects on a fixed schedule (ticks do not drift with collection time) and
- * spools each round before anything is sent. A failing collector is logged,
- * rate-limited, and the others go on; a collector that hangs is given up on
- * after min(interval, 10 s), and no new round starts while it is still stuck.
- * A round never reuses the previous round's second: the manager keys rows by
- * timestamp, so it would overwrite nothing and the round would be silently lost.
- * A round the spool cannot store (disk full) is counted as dropped, with its
- * time range, so the gap shows in the `daemon` metric.
+ * Collects on a fixed grid: round k runs at k × interval since the epoch (on
+ * the sample clock) and its samples are stamped with that scheduled time, not
+ * with when the timer fired, so a 1 s collector gives exactly one sample per
+ * second however late its timer is. A round is never run twice: a timer late
+ * by more than an interval, a collector still stuck in its previous round
+ * (given up on after min(interval, 10 s)), or a clock stepped back past the
+ * last stamped second skips rounds, and each skip is counted (`onMissed`) and
+ * logged with its time range instead of vanishing. A failing collector is
+ * logged, rate-limited, and the others go on. A round the spool cannot store
+ * (disk full) is counted as dropped, with its time range, so the gap shows in
+ * the `daemon` metric.
  */
 export async function runCollectLoop(o: CollectLoopOptions): Promise<void> {
   const type = o.collector.type;
-  const timeoutMs = o.timeoutMs ?? Math.min(o.intervalMs, MAX_COLLECT_MS);
-  let next = Date.now();
+  const interval = o.intervalMs;
+  const timeoutMs = o.timeoutMs ?? Math.min(interval, MAX_COLLECT_MS);
+  const clock = o.clock ?? systemClock;
+  const samples = o.sampleClock ?? createSampleClock(clock);
+  const missed = (ticks: number, fromK: number, toK: number, reason: MissedTicks["reason"]) => {
+    const m = {
+      type,
+      ticks,
+      fromTs: Math.floor((fromK * interval) / 1000),
+      toTs: Math.floor((toK * interval) / 1000),
+      reason,
+    };
+    o.onMissed?.(m);
+    o.log(
+      "warn",
+      `missed:${type}`,
+      { ...m },
+      `collector ${type} missed ${ticks} round(s) (${reason}); counted as ticks_missed`,
+    );
+  };
+  let nextK = Math.floor(samples.now() / interval);
+  let epoch = samples.epoch;
   let lastTs = -1;
   let stuck: Promise<unknown> | undefined;
   while (!o.signal.aborted) {
-    await sleep(next - Date.now(), o.signal);
+    await clock.sleep(nextK * interval - samples.now(), o.signal);
     if (o.signal.aborted) break;
-    const now = new Date();
-    next += o.intervalMs;
-    if (next < Date.now()) next = Date.now() + o.intervalMs;
-    if (unixSeconds(now) <= lastTs) continue;
+    const k = Math.floor(samples.now() / interval);
+    if (samples.epoch !== epoch) {
+      // The sample clock adopted a stepped system clock: a jump ahead loses no time; back,
+      // the rounds until it passes the last stamped one cannot run (their seconds are taken).
+      epoch = samples.epoch;
+      if (k >= nextK) nextK = k;
+      else {
+        missed(nextK - k, k, nextK - 1, "clock");
+        continue;
+      }
+    }
+    if (k < nextK) continue; // woke early
+    if (k > nextK) missed(k - nextK, nextK, k - 1, "late");
+    nextK = k + 1;
+    const at = new Date(k * interval);
+    const ts = unixSeconds(at);
+    if (ts <= lastTs) continue;
     if (stuck) {
+      missed(1, k, k, "stuck");
       o.log(
         "warn",
         `collector:${type}`,
@@ -96,10 +154,10 @@ export async function runCollectLoop(o: CollectLoopOptions): Promise<void> {
       );
       continue;
     }
-    let samples: MetricSample[] | undefined;
-    const work = o.collector.collect(now);
+    let got: MetricSample[] | undefined;
+    const work = o.collector.collect(at);
     try {
-      samples = await bounded(work, timeoutMs, type, o.signal);
+      got = await bounded(work, timeoutMs, type, o.signal);
     } catch (err) {
       if (err instanceof CollectTimeoutError) {
         const p = work
@@ -117,18 +175,17 @@ export async function runCollectLoop(o: CollectLoopOptions): Promise<void> {
       );
       continue;
     }
-    if (!samples || samples.length === 0) continue;
+    if (!got || got.length === 0) continue;
+    lastTs = ts;
     try {
-      const batch = await o.spool.append(samples);
-      lastTs = unixSeconds(now);
-      o.logger.debug({ type, seq: batch.seq, ts: lastTs, samples: samples.length }, "spooled");
+      const batch = await o.spool.append(got);
+      o.logger.debug({ type, seq: batch.seq, ts, samples: got.length }, "spooled");
     } catch (err) {
-      lastTs = unixSeconds(now);
-      o.spool.recordLoss(samples);
+      o.spool.recordLoss(got);
       o.log(
         "error",
         "spool-write",
-        { type, samples: samples.length, err: (err as Error).message },
+        { type, samples: got.length, err: (err as Error).message },
         "spool write failed; this round is lost and counted as dropped (type=daemon)",
       );
     }
