@@ -65,7 +65,10 @@ describe("limited log", () => {
 });
 
 /** A collector stamping each sample with the time it was asked for, and a loop on a fake clock. */
-async function gridLoop(startWallMs: number, opts: { adoptAfterMs?: number } = {}) {
+async function gridLoop(
+  startWallMs: number,
+  opts: { adoptAfterMs?: number; slowStartMs?: number } = {},
+) {
   const fc = createFakeClock(startWallMs);
   const spool = await openSpool({
     dir: mkdtempSync(join(tmpdir(), "fleet-collect-grid-")),
@@ -105,6 +108,7 @@ async function gridLoop(startWallMs: number, opts: { adoptAfterMs?: number } = {
       missed.push(m);
     },
   });
+  if (opts.slowStartMs) fc.stall(opts.slowStartMs);
   await fc.settle(1);
   const stop = async () => {
     ctl.abort();
@@ -153,6 +157,14 @@ describe("collect loop on a fixed grid", () => {
       { type: "cpu", ticks: 2, fromTs: T0 + 4, toTs: T0 + 5, reason: "late" },
     ]);
     expect(g.keys).toEqual(["missed:cpu"]);
+  });
+
+  it("a slow start is not a missed round: the first one is the second the loop gets going in", async () => {
+    const g = await gridLoop(T0 * 1000 + 900, { slowStartMs: 1_500 });
+    await g.fc.advance(2000);
+    await g.stop();
+    expect(g.ts).toEqual(seconds(T0 + 2, T0 + 4));
+    expect(g.missed).toEqual([]);
   });
 
   it("keeps monotonic time across a clock stepped back and forward by 10 minutes", async () => {

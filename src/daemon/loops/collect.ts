@@ -123,6 +123,7 @@ export async function runCollectLoop(o: CollectLoopOptions): Promise<void> {
   let nextK = Math.floor(samples.now() / interval);
   let epoch = samples.epoch;
   let lastTs = -1;
+  let lastK = -1;
   let stuck: Promise<unknown> | undefined;
   while (!o.signal.aborted) {
     await clock.sleep(nextK * interval - samples.now(), o.signal);
@@ -139,7 +140,9 @@ export async function runCollectLoop(o: CollectLoopOptions): Promise<void> {
       }
     }
     if (k < nextK) continue; // woke early
-    if (k > nextK) missed(k - nextK, nextK, k - 1, "late");
+    // The first round is whichever second the loop gets going in (start-up may be slow).
+    if (k > nextK && lastK >= 0) missed(k - nextK, nextK, k - 1, "late");
+    lastK = k;
     nextK = k + 1;
     const at = new Date(k * interval);
     const ts = unixSeconds(at);
