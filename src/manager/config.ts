@@ -8,7 +8,7 @@
  *
  *   grpc:      { addr: "127.0.0.1:9090", fast_path: true }
  *   http:      { addr: "127.0.0.1:8080" }
- *   database:  { url: "", data_dir: ./.fleet, pool_size: 10 }
+ *   database:  { url: "", data_dir: ./.fleet, pool_size: 10, start_timeout: 60s }
  *   log_level: info
  *   heartbeat: { interval: 60s, max_per_second: 1000, flush_interval: 500ms, known_node_ttl: 5m }
  *   liveness:  { grace_period: 0s (= grace_multiplier × interval), grace_multiplier: 3,
@@ -59,6 +59,8 @@ export interface ManagerConfig {
   dataDir: string;
   /** postgres.js pool size. */
   databasePoolSize: number;
+  /** How long start() retries a database it cannot reach (0: fail at once). */
+  databaseStartTimeoutMs: number;
   logLevel: LogLevel;
   /** The smallest heartbeat interval the manager asks daemons for. */
   heartbeatIntervalSeconds: number;
@@ -140,6 +142,7 @@ export const MANAGER_DEFAULTS: ManagerConfig = {
   databaseUrl: undefined,
   dataDir: "./.fleet",
   databasePoolSize: 10,
+  databaseStartTimeoutMs: 60_000,
   logLevel: "info",
   heartbeatIntervalSeconds: 60,
   insecure: false,
@@ -397,12 +400,23 @@ export const MANAGER_CONFIG_KEYS: readonly ConfigKeyDoc[] = [
   key({
     yaml: "database.pool_size",
     description:
-      "PostgreSQL connection pool size per manager (at least 4: the liveness sweeper and partition maintenance each hold one for their advisory locks)",
+      "PostgreSQL connection pool size per manager (at least 4: ingest, heartbeat flushes, the sweeper and queries share it)",
     parse: integer(4, 1000),
     get: (c) => c.databasePoolSize,
     set: (c, v) => {
       c.databasePoolSize = v;
     },
+  }),
+  key({
+    yaml: "database.start_timeout",
+    description:
+      "How long a starting manager retries an unreachable database (one log line per try) before it exits 1; 0 exits at once",
+    parse: durationMs(0, 3_600_000),
+    get: (c) => c.databaseStartTimeoutMs,
+    set: (c, v) => {
+      c.databaseStartTimeoutMs = v;
+    },
+    format: fmtMs,
   }),
   key({
     yaml: "log_level",

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../common/errors.js";
-import { createLogger } from "../common/logging.js";
+import { createLogger, type Logger } from "../common/logging.js";
 import { runMain } from "../common/run-main.js";
 import { runCertsCommand } from "./certs.js";
 import { insecureListenerProblem, loadManagerConfig } from "./config.js";
 import { openDatabase } from "./db/client.js";
 import { runMigrations } from "./db/migrate.js";
+import { DatabaseUnreachableError } from "./db/wait-for-database.js";
 import { createManager } from "./server.js";
 
 const USAGE = `usage: fleet-manager [serve|migrate] [--config manager.yaml] [--insecure]
@@ -66,12 +67,17 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const manager = createManager(config, { logger });
+  exitOnCrash(logger, () => manager.stop());
   try {
     await manager.start();
   } catch (err) {
     // Whatever got opened before the failure (a listening port, the database)
     // would keep the process alive, so a supervisor would see it as running.
     await manager.stop();
+    if (err instanceof DatabaseUnreachableError) {
+      process.stderr.write(`fleet-manager: ${err.message}\n`);
+      return 1;
+    }
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`fleet-manager: ${err.message}\n`);
     return 2;
@@ -87,5 +93,35 @@ async function main(argv: string[]): Promise<number> {
   await manager.stop();
   return 0;
 }
+
+/**
+ * A throw or rejection nobody handles (a driver callback, a stray promise) is a
+ * bug whose effects are unknown: log it as fatal with its stack, try a bounded
+ * graceful stop (acknowledged data is committed; GOAWAY lets balancers move
+ * on), then exit 70 (EX_SOFTWARE) so a supervisor restarts the process. Never
+ * carry on silently and never die without a line saying why.
+ */
+function exitOnCrash(logger: Logger, stop: () => Promise<void>): void {
+  let crashing = false;
+  const crash = (what: string) => (err: unknown) => {
+    logger.fatal({ err }, `${what}: exiting`);
+    if (crashing) return;
+    crashing = true;
+    process.exitCode = 70;
+    setTimeout(() => process.exit(70), CRASH_STOP_MS).unref();
+    stop().then(
+      () => process.exit(70),
+      (stopErr: unknown) => {
+        logger.error({ err: stopErr }, "stopping after the crash failed");
+        process.exit(70);
+      },
+    );
+  };
+  process.on("uncaughtException", crash("uncaught exception"));
+  process.on("unhandledRejection", crash("unhandled promise rejection"));
+}
+
+/** How long a crashing manager tries to stop gracefully before it exits anyway. */
+const CRASH_STOP_MS = 5000;
 
 runMain("fleet-manager", main);

@@ -12,6 +12,7 @@ import { packageRoot } from "../common/package-root.js";
 import { insecureListenerProblem, type ManagerConfig, validationLimits } from "./config.js";
 import { type DatabaseHandle, openDatabase } from "./db/client.js";
 import { runMigrations } from "./db/migrate.js";
+import { waitForDatabase } from "./db/wait-for-database.js";
 import { createFastUnaryHandler } from "./grpc-fast/unary-handler.js";
 import { createFleetHttpHandler } from "./http/fleet-http.js";
 import { createRateLimitInterceptor, createShedInterceptor } from "./interceptors/admission.js";
@@ -31,7 +32,8 @@ import { createFleetQueryService } from "./services/fleet-query.js";
 import { createHeartbeatBatcher, type HeartbeatBatcher } from "./services/heartbeat-batcher.js";
 import { createIngestBatcher, type IngestBatcher } from "./services/ingest-batcher.js";
 import { createKnownNodes } from "./services/known-nodes.js";
-import { createLiveness, type Liveness } from "./services/liveness.js";
+import { createLeaderLease } from "./services/leader-lease.js";
+import { createLiveness, type Liveness, SWEEPER_LEASE } from "./services/liveness.js";
 import { createMetricsService } from "./services/metrics.js";
 import { createNodeWatchHub, type NodeWatchHub } from "./services/node-watch.js";
 import { createNodeService } from "./services/nodes.js";
@@ -132,7 +134,10 @@ export function createManager(
       });
       const handle = database;
       logger.info({ db: handle.kind, where: handle.where }, "database opened");
-      await runMigrations(handle);
+      await waitForDatabase(handle, () => runMigrations(handle), {
+        timeoutMs: config.databaseStartTimeoutMs,
+        logger,
+      });
       const db = handle.db;
       const limits = validationLimits(config);
 
@@ -167,6 +172,13 @@ export function createManager(
         telemetry,
         logger,
         options: config.liveness,
+        // Renewed every sweep; three missed renewals hand the sweeper to another replica.
+        lease: createLeaderLease({
+          db,
+          name: SWEEPER_LEASE,
+          ttlMs: Math.max(3 * config.liveness.sweepIntervalMs, 5000),
+          logger,
+        }),
         flushHeartbeats: () => heartbeats.flush(),
       });
       runtime = { liveness, heartbeats, ingest, retention, pacing, telemetry, serving };

@@ -7,6 +7,12 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom
 export function createTelemetry() {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "fleet_manager_" });
+  // prom-client names these gauges `…_total`, which only counters may carry
+  // (`promtool check metrics` fails); each is the sum of the by-type gauge of
+  // the same name without the suffix, which stays.
+  for (const what of ["handles", "requests", "resources"]) {
+    registry.removeSingleMetric(`fleet_manager_nodejs_active_${what}_total`);
+  }
   const rows = [1, 10, 100, 500, 1000, 5000, 10_000, 50_000];
   const seconds = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
   let nodeCounts: () => Record<string, number> = () => ({});
@@ -75,7 +81,7 @@ export function createTelemetry() {
     }),
     livenessLeader: new Gauge({
       name: "fleet_liveness_leader",
-      help: "1 while this replica holds the sweeper lock",
+      help: "1 while this replica holds the liveness sweeper's leader lease",
       registers: [registry],
     }),
     nodes: new Gauge({

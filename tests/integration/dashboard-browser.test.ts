@@ -10,19 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManagerService, type MetricDataSchema } from "../../gen/manager/manager_pb.js";
 import { packageRoot } from "../../src/common/package-root.js";
 import type { Manager } from "../../src/manager/server.js";
+import { ensureDashboardBuilt } from "../helpers/dashboard-build.js";
 import { startFleetManager } from "../helpers/fleet-seed.js";
 import { uniqueNodeId } from "../helpers/manager.js";
 
 const CHROMIUM = "/usr/bin/chromium";
 const root = packageRoot();
 const shots = join(root, "test-results");
-
-/** Builds the dashboard once when dist/web is missing (CI runs `npm run build` first). */
-async function ensureDashboardBuilt(): Promise<void> {
-  if (existsSync(join(root, "dist/web/index.html"))) return;
-  const { build } = await import("vite");
-  await build({ configFile: join(root, "web/vite.config.ts"), logLevel: "warn" });
-}
 
 if (!existsSync(CHROMIUM)) {
   console.warn(

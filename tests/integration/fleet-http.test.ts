@@ -65,6 +65,11 @@ describe("/metrics/fleet: Prometheus exposition of every node's latest values", 
           labels: { interface: "eth0" },
           values: { rx_bytes: 123456, rx_bytes_per_second: 1000 },
         },
+        {
+          type: "daemon",
+          timestamp: BigInt(now),
+          values: { retries: 3, batches_dropped: 0, spool_bytes: 4096 },
+        },
       ],
     });
     const res = await fetch(`${manager.httpUrl}/metrics/fleet`);
@@ -89,6 +94,10 @@ describe("/metrics/fleet: Prometheus exposition of every node's latest values", 
       `fleet_network_rx_bytes_total{node_id="${a}",interface="eth0"} 123456\n`,
     );
     expect(text).toContain("# TYPE fleet_network_rx_bytes_total counter\n");
+    // The daemon's own cumulative counts are counters too; its spool size is a gauge.
+    expect(text).toContain(`fleet_daemon_retries_total{node_id="${a}"} 3\n`);
+    expect(text).toContain("# TYPE fleet_daemon_batches_dropped_total counter\n");
+    expect(text).toContain("# TYPE fleet_daemon_spool_bytes gauge\n");
     expect(text).toMatch(
       new RegExp(`fleet_node_info\\{node_id="${a}",.*label_k8s_role="we\\\\"ird\\\\\\\\value"`),
     );

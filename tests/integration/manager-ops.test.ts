@@ -1,4 +1,6 @@
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { count, eq, sql } from "drizzle-orm";
@@ -19,6 +21,7 @@ import { metrics } from "../../src/manager/db/schema/metrics.js";
 import type { Manager } from "../../src/manager/server.js";
 import { startTestManager, testDatabaseConfig, uniqueNodeId, waitFor } from "../helpers/manager.js";
 
+const PROMTOOL = ["/usr/bin/promtool", "/usr/local/bin/promtool"].find((p) => existsSync(p));
 const DAY = 86_400_000;
 const day = (offsetDays: number, from = Date.now()) =>
   new Date(Math.floor(from / DAY) * DAY + offsetDays * DAY);
@@ -95,6 +98,23 @@ describe("operations: /healthz, /readyz, /metrics, grpc.health.v1", () => {
     expect(text).toMatch(/fleet_heartbeat_flush_size_sum [1-9]/);
     expect(text).toMatch(/fleet_nodes\{status="online"\} [1-9]/);
     expect(text).toContain("fleet_liveness_leader 1");
+  });
+
+  it("/metrics passes `promtool check metrics` (as Prometheus would lint it)", async (ctx) => {
+    if (!PROMTOOL) {
+      ctx.skip("promtool not installed (Debian: apt-get install prometheus); CI installs it");
+      return;
+    }
+    // Every family present: an RPC, an ingest batch, a flush and a sweep behind it.
+    const nodeId = uniqueNodeId("promtool");
+    await client.registerNode({ nodeId });
+    await client.heartbeat({ nodeId, timestamp: 0n });
+    await manager.runtime.heartbeats.flush();
+    await manager.runtime.liveness.sweep();
+    const text = await (await fetch(`${manager.httpUrl}/metrics`)).text();
+    const run = spawnSync(PROMTOOL, ["check", "metrics"], { input: text, encoding: "utf8" });
+    expect(run.stderr + run.stdout).toBe("");
+    expect(run.status).toBe(0);
   });
 
   it("grpc.health.v1: Check and Watch report SERVING, then NOT_SERVING on shutdown", async () => {

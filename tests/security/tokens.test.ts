@@ -8,6 +8,7 @@ import { createManagerConnection } from "../../src/daemon/transport/client.js";
 import { createFleetClient } from "../../src/fleetctl/client.js";
 import type { Manager } from "../../src/manager/server.js";
 import { tempDir } from "../helpers/daemon-harness.js";
+import { ensureDashboardBuilt } from "../helpers/dashboard-build.js";
 import { startTestManager, uniqueNodeId } from "../helpers/manager.js";
 
 const API_TOKEN = "api-0123456789abcdef-API";
@@ -24,6 +25,8 @@ describe("enrollment token (ManagerService) and API token (FleetService, dashboa
   let manager: Manager;
 
   beforeAll(async () => {
+    // "/" must be the page itself (200), not the not-built notice, to show it needs no token.
+    await ensureDashboardBuilt();
     manager = await startTestManager({
       auth: { apiToken: API_TOKEN, enrollToken: ENROLL_TOKEN, bindNodeIdentity: true },
     });

@@ -4,10 +4,11 @@ import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
+import * as leasesSchema from "./schema/leases.js";
 import * as metricsSchema from "./schema/metrics.js";
 import * as nodesSchema from "./schema/nodes.js";
 
-export const schema = { ...nodesSchema, ...metricsSchema };
+export const schema = { ...nodesSchema, ...metricsSchema, ...leasesSchema };
 
 /** The same Drizzle API over postgres.js (DATABASE_URL) or embedded PGlite. */
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -18,19 +19,16 @@ export interface DatabaseHandle {
   /** Where the data lives, for logs (no password). */
   readonly where: string;
   /**
-   * A PostgreSQL session-level advisory lock on its own connection, held until
-   * released or the connection drops. `wait` blocks until it is free; `try`
-   * returns undefined when another session holds it. PGlite has one session,
-   * so there the lock is always granted.
+   * Runs `fn` holding a PostgreSQL session advisory lock (waiting for it), on a
+   * connection of its own opened for the purpose and closed after. Never a
+   * reserved pool connection: postgres.js crashes the process when a reserved
+   * connection's backend is terminated (postgres.js#1208, e.g. a database
+   * restart). If that connection drops, the lock goes with it and `fn` goes on
+   * unguarded, so `fn` must be safe to run twice at once (idempotent DDL).
+   * PGlite has one session and one process (data-dir lock), so there it just runs `fn`.
    */
-  advisoryLock(key: number, mode: "wait" | "try"): Promise<HeldLock | undefined>;
+  withAdvisoryLock<T>(key: number, fn: () => Promise<T>): Promise<T>;
   close(): Promise<void>;
-}
-
-export interface HeldLock {
-  /** False once the connection holding the lock is gone (the lock with it). */
-  stillHeld(): Promise<boolean>;
-  release(): Promise<void>;
 }
 
 export interface OpenDatabaseOptions {
@@ -56,42 +54,19 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
       db,
       kind: "postgres",
       where: `postgres://${u.host}${u.pathname}`,
-      advisoryLock: async (key, mode) => {
-        const conn = await client.reserve();
+      withAdvisoryLock: async (key, fn) => {
+        const locker = postgres(opts.url as string, {
+          max: 1,
+          onnotice: () => {},
+          connection: { application_name: "fleet-manager-lock" },
+        });
         try {
-          if (mode === "wait") await conn`select pg_advisory_lock(${key})`;
-          else {
-            const [row] = await conn`select pg_try_advisory_lock(${key}) as ok`;
-            if (!row?.ok) {
-              conn.release();
-              return undefined;
-            }
-          }
-        } catch (err) {
-          conn.release();
-          throw err;
+          await locker`select pg_advisory_lock(${key})`;
+          return await fn();
+        } finally {
+          // Ending the session releases the lock; no unlock round trip that could fail.
+          await locker.end({ timeout: 5 });
         }
-        let released = false;
-        return {
-          stillHeld: async () => {
-            if (released) return false;
-            try {
-              await conn`select 1`;
-              return true;
-            } catch {
-              return false;
-            }
-          },
-          release: async () => {
-            if (released) return;
-            released = true;
-            try {
-              await conn`select pg_advisory_unlock(${key})`;
-            } finally {
-              conn.release();
-            }
-          },
-        };
       },
       close: () => client.end({ timeout: 5 }),
     };
@@ -99,17 +74,12 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
   if (!opts.dataDir.startsWith("memory://")) mkdirSync(opts.dataDir, { recursive: true });
   const client = await PGlite.create(opts.dataDir);
   const db = drizzlePglite(client, { schema }) as unknown as Database;
-  let closed = false;
   return {
     db,
     kind: "pglite",
     where: opts.dataDir,
-    advisoryLock: async () => ({
-      stillHeld: async () => !closed,
-      release: async () => {},
-    }),
+    withAdvisoryLock: (_key, fn) => fn(),
     close: async () => {
-      closed = true;
       await client.close();
     },
   };

@@ -25,12 +25,9 @@ export async function runMigrations(handle: DatabaseHandle): Promise<void> {
     await migratePglite(handle.db as unknown as PgliteDatabase, config);
     return;
   }
-  const lock = await handle.advisoryLock(MIGRATION_LOCK_KEY, "wait");
-  try {
-    await migratePostgres(handle.db as unknown as PostgresJsDatabase, config);
-  } finally {
-    await lock?.release();
-  }
+  await handle.withAdvisoryLock(MIGRATION_LOCK_KEY, () =>
+    migratePostgres(handle.db as unknown as PostgresJsDatabase, config),
+  );
 }
 
 /** How many migrations in drizzle/ the database has not applied yet (for /readyz). */

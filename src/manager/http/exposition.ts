@@ -8,8 +8,12 @@ interface Family {
   samples: Map<string, number>;
 }
 
-// Cumulative counters the daemon reports under these names (network type).
-const COUNTER_KEYS = /^(rx|tx)_(bytes|packets|errors|dropped)$/;
+// Cumulative counters the daemon reports, by type: the kernel's interface
+// counters and the daemon's own since it started (a restart is a counter reset).
+const COUNTER_KEYS: Readonly<Record<string, RegExp>> = {
+  network: /^(rx|tx)_(bytes|packets|errors|dropped)$/,
+  daemon: /^(batches_dropped|samples_dropped|retries|batches_sent)$/,
+};
 
 /** A Prometheus metric or label name from arbitrary text: snake_case, [a-zA-Z0-9_]. */
 export function promName(text: string): string {
@@ -127,7 +131,7 @@ export function renderFleetExposition(nodes: NodeRow[], latest: LatestMetricRow[
     const labels = seriesLabels(row.nodeId, row.labels);
     for (const [key, value] of Object.entries(row.values)) {
       if (typeof value !== "number") continue;
-      const counter = row.type === "network" && COUNTER_KEYS.test(key);
+      const counter = COUNTER_KEYS[row.type]?.test(key) === true;
       let name = `fleet_${promName(row.type)}_${promName(key)}`;
       // promtool: only counters may end in _total.
       if (counter) name = `${name}_total`;

@@ -1,6 +1,8 @@
+import { sql } from "drizzle-orm";
 import type { Logger } from "../../common/logging.js";
 import type { Database } from "../db/client.js";
 import { touchLastSeen } from "../db/queries/nodes.js";
+import { storeUnavailableCode } from "../db/store-errors.js";
 import type { Telemetry } from "../telemetry.js";
 import type { KnownNodes } from "./known-nodes.js";
 
@@ -24,9 +26,25 @@ export function createHeartbeatBatcher(deps: {
   let pending = new Map<string, Seen>();
   let timer: NodeJS.Timeout | undefined;
   let flushing: Promise<void> = Promise.resolve();
+  // Set while the last write failed because the database is unreachable, so
+  // heartbeats answer UNAVAILABLE (daemons back off) instead of an OK that
+  // would be lost with this process.
+  let storeDown: string | undefined;
 
   const flushOnce = async () => {
-    if (pending.size === 0) return;
+    if (pending.size === 0) {
+      // Nothing to write, but an outage must still be noticed to be over.
+      if (storeDown) {
+        await deps.db.execute(sql`select 1`).then(
+          () => {
+            deps.logger.info("heartbeats: database reachable again");
+            storeDown = undefined;
+          },
+          () => undefined,
+        );
+      }
+      return;
+    }
     const batch = pending;
     pending = new Map();
     const started = performance.now();
@@ -37,7 +55,9 @@ export function createHeartbeatBatcher(deps: {
       deps.telemetry.heartbeatFlushSeconds.observe((performance.now() - started) / 1000);
       // Gone from the database (deleted elsewhere): the next heartbeat gets NOT_FOUND.
       for (const nodeId of batch.keys()) if (!found.has(nodeId)) deps.known.forget(nodeId);
+      storeDown = undefined;
     } catch (err) {
+      storeDown = storeUnavailableCode(err);
       // Keep what was not written for the next flush, unless a newer heartbeat replaced it.
       for (const [nodeId, s] of batch) if (!pending.has(nodeId)) pending.set(nodeId, s);
       deps.logger.warn({ err, nodes: batch.size }, "heartbeat flush failed; will retry");
@@ -75,6 +95,10 @@ export function createHeartbeatBatcher(deps: {
     },
     get pendingCount(): number {
       return pending.size;
+    },
+    /** The failure code while the database cannot be written, else undefined. */
+    get storeDown(): string | undefined {
+      return storeDown;
     },
   };
 }

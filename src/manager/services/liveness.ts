@@ -1,5 +1,5 @@
 import type { Logger } from "../../common/logging.js";
-import type { DatabaseHandle, HeldLock } from "../db/client.js";
+import type { DatabaseHandle } from "../db/client.js";
 import {
   countByStatus,
   countSilent,
@@ -9,10 +9,11 @@ import {
   updateFlapping,
 } from "../db/queries/liveness.js";
 import type { Telemetry } from "../telemetry.js";
+import type { LeaderLease } from "./leader-lease.js";
 import type { Pacing } from "./pacing.js";
 
-/** Advisory-lock key of the sweeper: one replica at a time sweeps. */
-export const SWEEPER_LOCK_KEY = 0x666c_6d33; // "flm3"
+/** The leader_leases row of the sweeper: one replica at a time sweeps. */
+export const SWEEPER_LEASE = "liveness-sweeper";
 
 export interface LivenessOptions {
   /** 0: graceMultiplier × the current heartbeat interval. */
@@ -35,8 +36,8 @@ export interface SweepResult {
 
 /**
  * Online/offline from last_seen and a grace period, written as node events.
- * Every replica counts nodes (for pacing and /metrics); only the holder of a
- * PostgreSQL advisory lock sweeps, so replicas on one database agree. Guards:
+ * Every replica counts nodes (for pacing and /metrics); only the holder of the
+ * sweeper's leader lease sweeps, so replicas on one database agree. Guards:
  * no node goes offline before a full grace period has passed since this
  * process started (its heartbeats were not being received), and when a large
  * share of the fleet goes silent at once the manager suspects itself and holds
@@ -48,12 +49,13 @@ export function createLiveness(deps: {
   telemetry: Telemetry;
   logger: Logger;
   options: LivenessOptions;
+  /** Renewed before every sweep; see leader-lease.ts. */
+  lease: LeaderLease;
   /** Before a sweep, so heartbeats received here are in the database. */
   flushHeartbeats: () => Promise<void>;
 }) {
   const { handle, options, logger, telemetry } = deps;
   const startedAt = Date.now();
-  let lock: HeldLock | undefined;
   let timer: NodeJS.Timeout | undefined;
   let ticking: Promise<void> = Promise.resolve();
   let counts: Record<string, number> = {};
@@ -70,18 +72,9 @@ export function createLiveness(deps: {
   };
 
   const lead = async (): Promise<boolean> => {
-    if (lock && !(await lock.stillHeld())) {
-      logger.warn("lost the sweeper lock (database connection gone)");
-      const lost = lock;
-      lock = undefined;
-      await lost.release().catch((err: unknown) => logger.debug({ err }, "releasing a lost lock"));
-    }
-    if (!lock && !stopped) {
-      lock = await handle.advisoryLock(SWEEPER_LOCK_KEY, "try");
-      if (lock) logger.info("this replica now sweeps liveness");
-    }
-    telemetry.livenessLeader.set(lock ? 1 : 0);
-    return lock !== undefined;
+    const leading = !stopped && (await deps.lease.refresh());
+    telemetry.livenessLeader.set(leading ? 1 : 0);
+    return leading;
   };
 
   const sweep = async (now: Date): Promise<SweepResult> => {
@@ -155,7 +148,7 @@ export function createLiveness(deps: {
       );
       return run;
     },
-    isLeader: () => lock !== undefined,
+    isLeader: () => deps.lease.isLeader(),
     isSuspect: () => suspect,
     counts: () => counts,
     async start(): Promise<void> {
@@ -168,8 +161,7 @@ export function createLiveness(deps: {
       if (timer) clearInterval(timer);
       timer = undefined;
       await ticking;
-      await lock?.release();
-      lock = undefined;
+      await deps.lease.release();
       telemetry.livenessLeader.set(0);
     },
   };

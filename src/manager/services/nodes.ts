@@ -1,4 +1,8 @@
-import { InvalidArgumentError, NodeNotFoundError } from "../../common/errors.js";
+import {
+  InvalidArgumentError,
+  NodeNotFoundError,
+  StoreUnavailableError,
+} from "../../common/errors.js";
 import { parseSelector } from "../../common/selector.js";
 import type { NodeRegistration } from "../../common/types.js";
 import type { Database } from "../db/client.js";
@@ -28,6 +32,8 @@ export function createNodeService(
      * daemon's own timestamp gives its clock skew (0 when it sent none).
      */
     async heartbeat(nodeId: string, daemonTimestamp: number, now = new Date()): Promise<void> {
+      const down = deps.heartbeats.storeDown;
+      if (down) throw new StoreUnavailableError(`database unavailable (${down}); retry later`);
       if (!deps.known.isKnown(nodeId)) await deps.known.require(nodeId);
       const skewSeconds =
         daemonTimestamp > 0 ? daemonTimestamp - Math.floor(now.getTime() / 1000) : 0;

@@ -30,8 +30,7 @@ export function createRetention(deps: {
   let running: Promise<void> = Promise.resolve();
 
   const maintainOnce = async (now: Date) => {
-    const lock = await handle.advisoryLock(PARTITION_LOCK_KEY, "wait");
-    try {
+    await handle.withAdvisoryLock(PARTITION_LOCK_KEY, async () => {
       const cutoff = new Date(now.getTime() - deps.retentionDays * DAY_MS);
       const existing = await listDailyPartitions(handle.db);
       const have = new Set(existing.map((p) => p.name));
@@ -62,9 +61,7 @@ export function createRetention(deps: {
       if (created.length || dropped.length) {
         logger.info({ created, dropped }, "metrics partitions maintained");
       }
-    } finally {
-      await lock?.release();
-    }
+    });
   };
 
   const maintain = (now = new Date()) => {
