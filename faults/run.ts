@@ -84,10 +84,9 @@ async function main(): Promise<number> {
     await Promise.all([...live].map((p) => p.exited));
   };
   const interrupted = () => {
-    void stopAll().then(() => {
-      pg.destroy();
-      process.exit(130);
-    });
+    void stopAll()
+      .then(() => pg.destroy())
+      .finally(() => process.exit(130));
   };
   process.once("SIGINT", interrupted);
   process.once("SIGTERM", interrupted);
@@ -100,7 +99,7 @@ async function main(): Promise<number> {
       let line: string;
       let sql: postgres.Sql | undefined;
       try {
-        pg.ensureRunning();
+        await pg.ensureRunning();
         const databaseUrl = await pg.createDatabase(`faults_${s.name.replace(/\W/g, "_")}`);
         sql = postgres(databaseUrl, { max: 2, onnotice: () => {}, connect_timeout: 5 });
         const ctx: ScenarioContext = {
@@ -145,7 +144,7 @@ async function main(): Promise<number> {
     }
   } finally {
     await stopAll();
-    pg.destroy();
+    await pg.destroy();
   }
   const total = ((performance.now() - t0) / 1000).toFixed(0);
   process.stdout.write(

@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort } from "./ports.js";
+import { freePort } from "../../tests/helpers/private-postgres.js";
 import { type Proc, spawnProc, waitFor } from "./proc.js";
 
 export const HAPROXY = "/usr/sbin/haproxy";

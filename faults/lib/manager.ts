@@ -1,7 +1,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { freePort } from "../../tests/helpers/private-postgres.js";
 import { REPO } from "./build.js";
-import { freePort } from "./ports.js";
 import { type Proc, spawnProc, waitFor } from "./proc.js";
 
 export interface ManagerProc extends Proc {

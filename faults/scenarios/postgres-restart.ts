@@ -21,7 +21,7 @@ export const postgresRestart: Scenario = {
     const nodes = await startDaemons(ctx, 3, () => m.grpcAddress);
     await sleep(3_000);
     const stoppedAt = Date.now();
-    ctx.pg.stop();
+    await ctx.pg.stop();
     ctx.note("PostgreSQL stopped");
     // During the outage: the manager stays up and says it is not ready.
     await waitFor("/readyz failing", async () => !(await m.ready()), 15_000, 250);
@@ -33,7 +33,7 @@ export const postgresRestart: Scenario = {
         throw new Error(`the manager exited during the outage: ${JSON.stringify(await m.exited)}`);
       await sleep(500);
     }
-    ctx.pg.start();
+    await ctx.pg.start();
     const startedAt = Date.now();
     ctx.note("PostgreSQL started");
     await waitFor(
