@@ -38,6 +38,8 @@ export interface DataCheck {
   downHoles: number;
   /** Seconds missing inside a range the daemon itself reported as lost. */
   countedLossSeconds: number;
+  /** Rounds the daemons ran late (a starved machine) and caught up: not a gap, but worth seeing. */
+  lateRounds: number;
 }
 
 /**
@@ -56,7 +58,7 @@ export async function checkData(
     select count(*)::int as n from (
       select 1 from metrics group by node_id, type, labels, ts having count(*) > 1) d`;
   if ((dup?.n ?? 0) > 0) problems.push(`${dup?.n} duplicate (node_id, type, labels, ts)`);
-  const out: DataCheck = { rows: 0, series: 0, downHoles: 0, countedLossSeconds: 0 };
+  const out: DataCheck = { rows: 0, series: 0, downHoles: 0, countedLossSeconds: 0, lateRounds: 0 };
   for (const node of nodes) {
     const rows = await sql<{ type: string; l: string; s: string }[]>`
       select type, labels::text as l, extract(epoch from ts)::bigint::text as s
@@ -100,15 +102,17 @@ export async function checkData(
       }
     }
     // Counters are per process: the daemon rows keep what a SIGKILLed one had reported.
-    const [c] = await sql<{ dropped: number; missed: number }[]>`
+    const [c] = await sql<{ dropped: number; missed: number; late: number }[]>`
       select coalesce(max((values->>'samples_dropped')::float8), 0) as dropped,
-             coalesce(max((values->>'ticks_missed')::float8), 0) as missed
+             coalesce(max((values->>'ticks_missed')::float8), 0) as missed,
+             coalesce(max((values->>'ticks_late')::float8), 0) as late
         from metrics where node_id = ${node.id} and type = 'daemon'`;
     const dropped = Math.max(status.spool.dropped_samples, c?.dropped ?? 0);
     if (!o.expectLoss?.has(node.id) && dropped > 0)
       problems.push(`${node.id}: ${dropped} samples dropped`);
     const missed = Math.max(status.ticks_missed, c?.missed ?? 0);
     if (missed > 0) problems.push(`${node.id}: ticks_missed ${missed}`);
+    out.lateRounds += Math.max(status.ticks_late ?? 0, c?.late ?? 0);
   }
   if (problems.length > 0)
     throw new Error(

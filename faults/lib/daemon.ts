@@ -25,6 +25,7 @@ export interface DaemonStatusDoc {
     dropped_range: { from: string; to: string } | null;
   };
   ticks_missed: number;
+  ticks_late: number;
   clock_steps: number;
   batches_sent: number;
 }

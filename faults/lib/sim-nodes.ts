@@ -182,6 +182,7 @@ async function runNode(i: number, cmd: Extract<SimCommand, { op: "start" }>) {
     ),
   );
   let registered = false;
+  let retrying = false;
   let intervalMs = 1000;
   let nextReport = performance.now() + Math.random() * (cmd.reportMs || 1);
   // Spread the first registrations over two seconds, as a fleet started by hand would be.
@@ -197,7 +198,9 @@ async function runNode(i: number, cmd: Extract<SimCommand, { op: "start" }>) {
       } else await pause(note(a, "register"));
       continue;
     }
-    await pause(intervalMs * (0.9 + 0.2 * Math.random()));
+    // After a failed heartbeat the wait was the pushback (or a second): try again at once.
+    if (!retrying) await pause(intervalMs * (0.9 + 0.2 * Math.random()));
+    retrying = false;
     if (stopped) break;
     const hb = frame(
       toBinary(
@@ -220,7 +223,10 @@ async function runNode(i: number, cmd: Extract<SimCommand, { op: "start" }>) {
     } else if (a.status === 5) {
       registered = false;
       stats.registered--;
-    } else await pause(note(a, "heartbeat"));
+    } else {
+      await pause(note(a, "heartbeat"));
+      retrying = true;
+    }
     if (cmd.reportMs > 0 && performance.now() >= nextReport && !stopped) {
       nextReport += cmd.reportMs;
       const body = frame(

@@ -48,6 +48,7 @@ export const clockStep: Scenario = {
       steps: "-10m,0,+10m,0",
       clock_steps_seen: steps.join(","),
       rows: data.rows,
+      late_rounds: data.lateRounds,
       duplicates: 0,
       gaps: 0,
       dropped: 0,

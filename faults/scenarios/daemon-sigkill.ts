@@ -62,6 +62,7 @@ export const daemonSigkill: Scenario = {
       kills_with_manager_paused: pausedKills,
       restarts: nodes.reduce((n, d) => n + d.lives.length - 1, 0),
       rows: data.rows,
+      late_rounds: data.lateRounds,
       down_holes: data.downHoles,
       duplicates: 0,
       gaps_while_running: 0,

@@ -52,6 +52,7 @@ async function managerRestart(ctx: ScenarioContext, signal: "SIGKILL" | "SIGTERM
     load_heartbeats_ok: load.heartbeatsOk,
     load_reports_ok: load.reportsOk,
     rows: data.rows,
+    late_rounds: data.lateRounds,
     series: data.series,
     duplicates: 0,
     gaps: 0,

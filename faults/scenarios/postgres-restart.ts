@@ -57,6 +57,7 @@ export const postgresRestart: Scenario = {
       ready_again: secs(readyAt - startedAt),
       reports_resumed: secs(resumedAt - startedAt),
       rows: data.rows,
+      late_rounds: data.lateRounds,
       duplicates: 0,
       gaps: 0,
       dropped: 0,

@@ -1,3 +1,5 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { managerPorts, startReadyManager } from "../lib/manager.js";
 import { sleep, waitFor } from "../lib/proc.js";
 import { type Scenario, secs } from "../lib/scenario.js";
@@ -11,8 +13,11 @@ export const reconnect2000: Scenario = {
     "2,000 simulated nodes reconnect after a manager restart: 99 % heartbeat OK, pushback on every shed, none offline",
   async run(ctx) {
     const ports = await managerPorts();
+    // 500 heartbeats/s for the fleet: the manager asks each node for one every 4 s.
+    const config = join(ctx.dir, "manager.yaml");
+    writeFileSync(config, "heartbeat: { interval: 1s, max_per_second: 500 }\n");
     const start = (name: string) =>
-      startReadyManager({ name, dir: ctx.dir, databaseUrl: ctx.databaseUrl, ports });
+      startReadyManager({ name, dir: ctx.dir, databaseUrl: ctx.databaseUrl, ports, config });
     const m1 = await start("manager-1");
     const prefix = `${ctx.name}-sim`;
     const sim = await startSimNodes({
@@ -68,8 +73,15 @@ export const reconnect2000: Scenario = {
       throw new Error(
         `${stats.shedWithoutPushback} of ${stats.shed} shed answers without grpc-retry-pushback-ms (first: ${stats.firstShedWithoutPushback})`,
       );
-    if (offlineAfter > offlineBefore)
-      throw new Error(`${offlineAfter - offlineBefore} node(s) marked offline`);
+    if (offlineAfter > offlineBefore) {
+      const ev = await ctx.sql<{ at: string; reason: string }[]>`
+        select round(extract(epoch from time) * 1000)::bigint::text as at, reason from node_events
+         where kind = 'offline' and node_id like ${`${prefix}-%`} order by time limit 2`;
+      const first = ev.map((e) => `${secs(Number(e.at) - readyAt)} after ready: ${e.reason}`);
+      throw new Error(
+        `${offlineAfter - offlineBefore} node(s) marked offline (${first.join("; ")})`,
+      );
+    }
     if (online !== NODES) throw new Error(`${online} of ${NODES} nodes online at the end`);
     return {
       nodes: NODES,

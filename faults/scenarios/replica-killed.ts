@@ -39,6 +39,7 @@ export const replicaKilled: Scenario = {
     return {
       reports_after_kill: secs(resumedAt - killedAt),
       rows: data.rows,
+      late_rounds: data.lateRounds,
       duplicates: 0,
       gaps: 0,
       dropped: 0,

@@ -72,6 +72,7 @@ export const spoolDiskFull: Scenario = {
       outage: secs(readyAt - downAt),
       reports_resumed: secs(resumedAt - readyAt),
       rows: data.rows,
+      late_rounds: data.lateRounds,
       duplicates: 0,
       other_gaps: 0,
     };

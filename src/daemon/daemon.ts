@@ -160,6 +160,9 @@ export function createDaemon(config: Readonly<DaemonConfig>, opts: CreateDaemonO
           onMissed: (m) => {
             health.ticksMissed += m.ticks;
           },
+          onLate: (rounds) => {
+            health.ticksLate += rounds;
+          },
         });
       for (const { collector, intervalMs } of createCollectors(config.collectors)) {
         running.push(collect(collector, intervalMs));

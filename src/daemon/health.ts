@@ -16,6 +16,8 @@ export interface Health {
   samplesSent: number;
   /** Collector rounds the schedule could not run (timer too late, collector stuck, clock stepped back). */
   ticksMissed: number;
+  /** Collector rounds run late (a stalled timer), by one reading that stands for several seconds. */
+  ticksLate: number;
   /** Steps of the system clock seen (samples keep monotonic time across them). */
   clockSteps: number;
   lastError:
@@ -35,6 +37,7 @@ export function createHealth(nodeId: string, heartbeatIntervalMs: number): Healt
     batchesSent: 0,
     samplesSent: 0,
     ticksMissed: 0,
+    ticksLate: 0,
     clockSteps: 0,
     lastError: undefined,
     heartbeatIntervalMs,

@@ -8,7 +8,11 @@ import { ManagerService } from "../../gen/manager/manager_pb.js";
 import type { Collector } from "../../src/daemon/collectors/collector.js";
 import { createHealth } from "../../src/daemon/health.js";
 import { createLimitedLog } from "../../src/daemon/log-limit.js";
-import { type MissedTicks, runCollectLoop } from "../../src/daemon/loops/collect.js";
+import {
+  MAX_CATCH_UP_ROUNDS,
+  type MissedTicks,
+  runCollectLoop,
+} from "../../src/daemon/loops/collect.js";
 import { createContact } from "../../src/daemon/loops/contact.js";
 import { createReporter, runReportLoop } from "../../src/daemon/loops/report.js";
 import { type ClockStep, createSampleClock } from "../../src/daemon/loops/sample-clock.js";
@@ -85,6 +89,7 @@ async function gridLoop(
     },
   };
   const missed: MissedTicks[] = [];
+  const late: number[] = [];
   const steps: ClockStep[] = [];
   const keys: string[] = [];
   const ctl = new AbortController();
@@ -107,6 +112,9 @@ async function gridLoop(
     onMissed: (m) => {
       missed.push(m);
     },
+    onLate: (n) => {
+      late.push(n);
+    },
   });
   if (opts.slowStartMs) fc.stall(opts.slowStartMs);
   await fc.settle(1);
@@ -114,7 +122,7 @@ async function gridLoop(
     ctl.abort();
     await loop;
   };
-  return { fc, ts, missed, steps, keys, spool, stop };
+  return { fc, ts, missed, late, steps, keys, spool, stop };
 }
 
 /** Consecutive seconds from..to. */
@@ -144,19 +152,39 @@ describe("collect loop on a fixed grid", () => {
     expect(spooled.map((b) => b.samples[0]?.timestamp).sort()).toEqual(seconds(T0, T0 + 60));
   });
 
-  it("a timer later than an interval skips rounds without duplicates, and counts them with their range", async () => {
+  it("a timer later than an interval is caught up: one reading for each second it skipped", async () => {
     const g = await gridLoop(T0 * 1000);
     await g.fc.advance(3000);
-    // The event loop blocked for 2.5 s: rounds T0+4 and T0+5 cannot be collected any more.
+    // The event loop blocked for 2.5 s: rounds T0+4 and T0+5 are taken by T0+6's reading.
     g.fc.stall(g.fc.nextDue - g.fc.mono + 2500);
     await g.fc.settle(1);
     await g.fc.advance(3000);
     await g.stop();
     expect(g.ts).toEqual([...seconds(T0, T0 + 3), ...seconds(T0 + 6, T0 + 9)]);
+    expect(g.missed).toEqual([]);
+    expect(g.late).toEqual([2]);
+    expect(g.keys).toEqual(["late:cpu"]);
+    const spooled = await g.spool.pick({ maxSamples: 1000, maxBatches: 100 });
+    const stamps = spooled.flatMap((b) => b.samples.map((x) => x.timestamp)).sort();
+    expect(stamps).toEqual(seconds(T0, T0 + 9));
+  });
+
+  it("a timer later than the catch-up bound skips rounds without duplicates, and counts them with their range", async () => {
+    const g = await gridLoop(T0 * 1000);
+    await g.fc.advance(3000);
+    // Woken 9.5 s late, in T0+13: T0+8..T0+12 are caught up with its reading, T0+4..T0+7 missed.
+    g.fc.stall(g.fc.nextDue - g.fc.mono + 9500);
+    await g.fc.settle(1);
+    await g.fc.advance(2000);
+    await g.stop();
     expect(g.missed).toEqual([
-      { type: "cpu", ticks: 2, fromTs: T0 + 4, toTs: T0 + 5, reason: "late" },
+      { type: "cpu", ticks: 4, fromTs: T0 + 4, toTs: T0 + 7, reason: "late" },
     ]);
-    expect(g.keys).toEqual(["missed:cpu"]);
+    expect(g.late).toEqual([MAX_CATCH_UP_ROUNDS]);
+    expect(g.keys.sort()).toEqual(["late:cpu", "missed:cpu"]);
+    const spooled = await g.spool.pick({ maxSamples: 1000, maxBatches: 100 });
+    const stamps = spooled.flatMap((b) => b.samples.map((x) => x.timestamp)).sort();
+    expect(stamps).toEqual([...seconds(T0, T0 + 3), ...seconds(T0 + 8, T0 + 15)]);
   });
 
   it("a slow start is not a missed round: the first one is the second the loop gets going in", async () => {

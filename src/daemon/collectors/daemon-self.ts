@@ -26,6 +26,7 @@ export function createSelfCollector(health: Health, spool: Spool): Collector {
             dropped_from_timestamp: s.droppedFrom,
             dropped_to_timestamp: s.droppedTo,
             ticks_missed: health.ticksMissed,
+            ticks_late: health.ticksLate,
             clock_steps: health.clockSteps,
             retries: health.retries,
             last_error_code: health.lastError?.codeNumber ?? 0,

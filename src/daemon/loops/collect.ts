@@ -26,7 +26,16 @@ export interface CollectLoopOptions {
   sampleClock?: SampleClock;
   /** Rounds the schedule could not run (counted as ticks_missed). */
   onMissed?: (m: MissedTicks) => void;
+  /** Rounds run late, by a reading taken for a later round (counted as ticks_late). */
+  onLate?: (rounds: number) => void;
 }
+
+/**
+ * A timer this many rounds late or less (an event loop stalled a few seconds
+ * on a starved machine) is caught up: the reading it takes is stamped for
+ * each skipped second too. Later than that, the rounds count as missed.
+ */
+export const MAX_CATCH_UP_ROUNDS = 5;
 
 /** The longest a single collect() may run (a hung `df` on a dead NFS mount must not stall the loop). */
 export const MAX_COLLECT_MS = 10_000;
@@ -89,11 +98,13 @@ export interface MissedTicks {
  * Collects on a fixed grid: round k runs at k × interval since the epoch (on
  * the sample clock) and its samples are stamped with that scheduled time, not
  * with when the timer fired, so a 1 s collector gives exactly one sample per
- * second however late its timer is. A round is never run twice: a timer late
- * by more than an interval, a collector still stuck in its previous round
- * (given up on after min(interval, 10 s)), or a clock stepped back past the
- * last stamped second skips rounds, and each skip is counted (`onMissed`) and
- * logged with its time range instead of vanishing. A failing collector is
+ * second however late its timer is. A timer late by more than an interval
+ * (up to MAX_CATCH_UP_ROUNDS) is caught up, the one reading standing for each
+ * second it skipped (`onLate`). A round is never run twice: a timer later
+ * still, a collector still stuck in its previous round (given up on after
+ * min(interval, 10 s)), or a clock stepped back past the last stamped second
+ * skips rounds, and each skip is counted (`onMissed`) and logged with its time
+ * range instead of vanishing. A failing collector is
  * logged, rate-limited, and the others go on. A round the spool cannot store
  * (disk full) is counted as dropped, with its time range, so the gap shows in
  * the `daemon` metric.
@@ -140,15 +151,21 @@ export async function runCollectLoop(o: CollectLoopOptions): Promise<void> {
       }
     }
     if (k < nextK) continue; // woke early
+    // Rounds before k that this one's reading also stands for (the timer was that late).
+    let late = 0;
     // The first round is whichever second the loop gets going in (start-up may be slow).
-    if (k > nextK && lastK >= 0) missed(k - nextK, nextK, k - 1, "late");
+    if (k > nextK && lastK >= 0) {
+      const behind = k - nextK;
+      late = Math.min(behind, MAX_CATCH_UP_ROUNDS);
+      if (behind > late) missed(behind - late, nextK, k - late - 1, "late");
+    }
     lastK = k;
     nextK = k + 1;
     const at = new Date(k * interval);
     const ts = unixSeconds(at);
     if (ts <= lastTs) continue;
     if (stuck) {
-      missed(1, k, k, "stuck");
+      missed(1 + late, k - late, k, "stuck");
       o.log(
         "warn",
         `collector:${type}`,
@@ -179,6 +196,23 @@ export async function runCollectLoop(o: CollectLoopOptions): Promise<void> {
       continue;
     }
     if (!got || got.length === 0) continue;
+    if (late > 0) {
+      // One reading for each second the stalled timer skipped, each stamped with its own
+      // second: the series has no hole, and no second is written twice.
+      const earlier: MetricSample[] = [];
+      for (let j = late; j >= 1; j--) {
+        const t = unixSeconds(new Date((k - j) * interval));
+        if (t > lastTs && t < ts) for (const x of got) earlier.push({ ...x, timestamp: t });
+      }
+      got = [...earlier, ...got];
+      o.onLate?.(late);
+      o.log(
+        "warn",
+        `late:${type}`,
+        { type, rounds: late, ts },
+        `collector ${type} ran ${late} round(s) late (a stalled event loop); one reading stands for them (ticks_late)`,
+      );
+    }
     lastTs = ts;
     try {
       const batch = await o.spool.append(got);
