@@ -1,15 +1,18 @@
 import { join } from "node:path";
 import type { Logger } from "../common/logging.js";
 import { createCollectors } from "./collectors/all.js";
+import type { Collector } from "./collectors/collector.js";
 import { createSelfCollector } from "./collectors/daemon-self.js";
 import type { DaemonConfig } from "./config.js";
 import { createHealth, type Health } from "./health.js";
 import { hostRegistration } from "./host-info.js";
 import { createLimitedLog } from "./log-limit.js";
 import { runCollectLoop } from "./loops/collect.js";
+import { createContact } from "./loops/contact.js";
 import { runHeartbeatLoop } from "./loops/heartbeat.js";
 import { createRegistration } from "./loops/register.js";
 import { createReporter, runReportLoop } from "./loops/report.js";
+import { createSampleClock, systemClock } from "./loops/sample-clock.js";
 import { resolveNodeId } from "./node-id.js";
 import { openSpool, type Spool } from "./spool/spool.js";
 import { buildStatus, writeStatus } from "./status.js";
@@ -29,6 +32,8 @@ export interface CreateDaemonOptions {
   labels?: Record<string, string>;
   /** Wait after new data before sending, so one tick's collectors share a call. */
   lingerMs?: number;
+  /** Jitter source of the register, heartbeat and report loops (tests pin it). */
+  random?: () => number;
 }
 
 export const SHUTDOWN_FLUSH_MS = 3_000;
@@ -113,6 +118,8 @@ export function createDaemon(config: Readonly<DaemonConfig>, opts: CreateDaemonO
       });
       closeConnection = () => connection.close();
       const { client } = connection;
+      // One for all loops: a success on any of them ends every loop's backoff.
+      const contact = createContact();
       const registration = createRegistration({
         client,
         info: hostRegistration(nodeId, opts.labels),
@@ -122,25 +129,60 @@ export function createDaemon(config: Readonly<DaemonConfig>, opts: CreateDaemonO
         log,
         onRegistered: () => logger.info({ nodeId }, "registered with the manager"),
         explain: (err) => connection.diagnose(err),
+        contact,
+        random: opts.random,
       });
-      const reporter = createReporter({ client, nodeId, spool: s, health, logger, log });
+      const reporter = createReporter({ client, nodeId, spool: s, health, logger, log, contact });
       flush = (signal) => reporter.drain(signal);
 
       const signal = loopsCtl.signal;
-      for (const { collector, intervalMs } of createCollectors(config.collectors)) {
-        running.push(runCollectLoop({ collector, intervalMs, spool: s, signal, logger, log }));
-      }
-      running.push(
+      // One sample clock for all collectors, so they agree on when the system clock stepped.
+      const sampleClock = createSampleClock(systemClock, {
+        onStep: ({ offsetMs, adopted }) => {
+          if (!adopted) health.clockSteps++;
+          logger.warn(
+            { offsetSeconds: Math.round(offsetMs / 1000), adopted },
+            adopted
+              ? "the system clock step held for a minute: samples follow the system clock again"
+              : "the system clock stepped; samples keep monotonic time so no second is reused or skipped",
+          );
+        },
+      });
+      const collect = (collector: Collector, intervalMs: number) =>
         runCollectLoop({
-          collector: createSelfCollector(health, s),
-          intervalMs: Math.max(1000, config.manager.heartbeatIntervalMs),
+          collector,
+          intervalMs,
           spool: s,
           signal,
           logger,
           log,
+          sampleClock,
+          onMissed: (m) => {
+            health.ticksMissed += m.ticks;
+          },
+          onLate: (rounds) => {
+            health.ticksLate += rounds;
+          },
+        });
+      for (const { collector, intervalMs } of createCollectors(config.collectors)) {
+        running.push(collect(collector, intervalMs));
+      }
+      running.push(
+        collect(createSelfCollector(health, s), Math.max(1000, config.manager.heartbeatIntervalMs)),
+      );
+      running.push(
+        runHeartbeatLoop({
+          client,
+          nodeId,
+          registration,
+          health,
+          signal,
+          logger,
+          log,
+          contact,
+          random: opts.random,
         }),
       );
-      running.push(runHeartbeatLoop({ client, nodeId, registration, health, signal, logger, log }));
       reportLoop = runReportLoop({
         reporter,
         spool: s,
@@ -150,6 +192,8 @@ export function createDaemon(config: Readonly<DaemonConfig>, opts: CreateDaemonO
         reconnectIntervalMs: config.manager.reconnectIntervalMs,
         lingerMs: opts.lingerMs ?? 200,
         log,
+        contact,
+        random: opts.random,
       });
       statusTimer = setInterval(() => void saveStatus(), 2_000);
       statusTimer.unref();

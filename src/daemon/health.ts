@@ -14,6 +14,12 @@ export interface Health {
   retries: number;
   batchesSent: number;
   samplesSent: number;
+  /** Collector rounds the schedule could not run (timer too late, collector stuck, clock stepped back). */
+  ticksMissed: number;
+  /** Collector rounds run late (a stalled timer), by one reading that stands for several seconds. */
+  ticksLate: number;
+  /** Steps of the system clock seen (samples keep monotonic time across them). */
+  clockSteps: number;
   lastError:
     | { code: string; codeNumber: number; kind: FleetErrorKind; message: string; at: number }
     | undefined;
@@ -30,6 +36,9 @@ export function createHealth(nodeId: string, heartbeatIntervalMs: number): Healt
     retries: 0,
     batchesSent: 0,
     samplesSent: 0,
+    ticksMissed: 0,
+    ticksLate: 0,
+    clockSteps: 0,
     lastError: undefined,
     heartbeatIntervalMs,
   };

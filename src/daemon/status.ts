@@ -19,6 +19,11 @@ export interface DaemonStatus {
     dropped_samples: number;
     dropped_range: { from: string; to: string } | null;
   };
+  /** Collector rounds that could not run on schedule (each also logged with its time range). */
+  ticks_missed: number;
+  /** Rounds run late by a stalled timer, caught up with one reading for several seconds. */
+  ticks_late: number;
+  clock_steps: number;
   retries: number;
   batches_sent: number;
   /** `kind` is the shared error taxonomy's (src/common/errors.ts), the same the manager uses. */
@@ -52,6 +57,9 @@ export function buildStatus(health: Health, spool: SpoolStats): DaemonStatus {
             }
           : null,
     },
+    ticks_missed: health.ticksMissed,
+    ticks_late: health.ticksLate,
+    clock_steps: health.clockSteps,
     retries: health.retries,
     batches_sent: health.batchesSent,
     last_error: health.lastError
@@ -96,6 +104,7 @@ export function formatStatus(s: DaemonStatus, now = Date.now()): string {
     `last report:    ${ago(s.last_report_at)}`,
     `spool:          ${s.spool.batches} batches, ${s.spool.bytes} bytes, oldest ${s.spool.oldest_timestamp ?? "-"}`,
     `dropped:        ${s.spool.dropped_batches} batches${s.spool.dropped_range ? ` covering ${s.spool.dropped_range.from} .. ${s.spool.dropped_range.to}` : ""}`,
+    `ticks missed:   ${s.ticks_missed ?? 0} (late: ${s.ticks_late ?? 0}${s.clock_steps ? `, clock steps seen: ${s.clock_steps}` : ""})`,
     `retries:        ${s.retries}`,
     `last error:     ${s.last_error ? `${s.last_error.code} at ${s.last_error.at}: ${s.last_error.message}` : "none"}`,
     `status updated: ${ago(s.updated_at)}`,

@@ -181,6 +181,7 @@ export function createManager(
           logger,
         }),
         flushHeartbeats: () => heartbeats.flush(),
+        restartPushbackMs: config.admission.pushbackMinMs + config.admission.pushbackSpreadMs,
       });
       runtime = { liveness, heartbeats, ingest, retention, pacing, telemetry, serving };
 

@@ -108,6 +108,44 @@ describe("fleet-daemon loops against a real manager", () => {
     expect(daemon.health.retries).toBeGreaterThan(0);
   });
 
+  it("reports resume with the first heartbeat after an outage, not at the end of the report backoff", async () => {
+    const nodeId = uniqueNodeId("resume");
+    const { logger, events } = memoryLogger();
+    // reconnect_interval 60 s and random pinned to 0: the first registration waits nothing,
+    // a failed report backs off 30 s.
+    const config = testDaemonConfig(manager.grpcUrl, nodeId);
+    const daemon = createDaemon(
+      { ...config, manager: { ...config.manager, reconnectIntervalMs: 60_000 } },
+      { logger, random: () => 0 },
+    );
+    const port = Number(new URL(manager.grpcUrl).port);
+    await daemon.start();
+    try {
+      await waitFor("first report", () => daemon.health.batchesSent > 0);
+      await manager.stop();
+      const failed = events.length;
+      await waitFor("a report failed and backed off", () =>
+        events.slice(failed).some((e) => e.msg.startsWith("report failed")),
+      );
+      manager = await start(port);
+      const backAt = Date.now();
+      const sentBefore = daemon.health.batchesSent;
+      // Well inside the 30 s backoff: only the heartbeat's success can end it this early.
+      await waitFor(
+        "a report after the restart",
+        () => daemon.health.batchesSent > sentBefore,
+        15_000,
+      );
+      const heartbeatOk = events.findIndex(
+        (e, i) => i > failed && e.msg === "heartbeat ok" && Number(e.time) >= backAt,
+      );
+      expect(heartbeatOk).toBeGreaterThan(0);
+      logger.info({ resumedAfterMs: Date.now() - backAt }, "report resumed");
+    } finally {
+      await daemon.stop();
+    }
+  });
+
   it("drains a backlog without starving fresh data", async () => {
     const nodeId = uniqueNodeId("backlog");
     const config = testDaemonConfig(manager.grpcUrl, nodeId);

@@ -54,6 +54,8 @@ describe("liveness", () => {
         heartbeatIntervalSeconds: 1,
         heartbeat: { ...MANAGER_DEFAULTS.heartbeat, flushIntervalMs: 100 },
         liveness: liveness({ gracePeriodSeconds: 2, sweepIntervalMs: 100 }),
+        // The restart hold is the grace plus the longest pushback: keep that short here.
+        admission: { ...MANAGER_DEFAULTS.admission, pushbackMinMs: 500, pushbackSpreadMs: 0 },
       },
       async (m) => {
         const client = createManagerClient({ address: m.grpcUrl, timeoutMs: 10_000, retry: false });
@@ -81,7 +83,7 @@ describe("liveness", () => {
     );
   });
 
-  it("after a restart nobody goes offline before a full grace period has passed", async () => {
+  it("after a restart nobody goes offline before a full grace period and the longest pushback have passed", async () => {
     await withManager(
       {
         heartbeatIntervalSeconds: 20,
@@ -99,7 +101,13 @@ describe("liveness", () => {
         expect(early.outcome).toBe("restart_grace");
         expect((await statusOf(m, nodeId))?.status).toBe("online");
 
-        const later = await m.runtime.liveness.sweep(new Date(Date.now() + 61_000));
+        // Plus the longest pushback a shed call got (pushback_min 0.5 s + pushback_spread 10 s):
+        // a node told to wait that long still gets its whole grace afterwards.
+        const pushedBack = await m.runtime.liveness.sweep(new Date(Date.now() + 65_000));
+        expect(pushedBack.outcome).toBe("restart_grace");
+        expect((await statusOf(m, nodeId))?.status).toBe("online");
+
+        const later = await m.runtime.liveness.sweep(new Date(Date.now() + 71_000));
         expect(later.outcome).toBe("swept");
         expect(later.transitions).toContainEqual(
           expect.objectContaining({ nodeId, kind: "offline" }),

@@ -8,10 +8,18 @@ import { ManagerService } from "../../gen/manager/manager_pb.js";
 import type { Collector } from "../../src/daemon/collectors/collector.js";
 import { createHealth } from "../../src/daemon/health.js";
 import { createLimitedLog } from "../../src/daemon/log-limit.js";
-import { runCollectLoop } from "../../src/daemon/loops/collect.js";
-import { createReporter } from "../../src/daemon/loops/report.js";
+import {
+  MAX_CATCH_UP_ROUNDS,
+  type MissedTicks,
+  runCollectLoop,
+} from "../../src/daemon/loops/collect.js";
+import { createContact } from "../../src/daemon/loops/contact.js";
+import { createReporter, runReportLoop } from "../../src/daemon/loops/report.js";
+import { type ClockStep, createSampleClock } from "../../src/daemon/loops/sample-clock.js";
 import { jitter, reconnectDelayMs } from "../../src/daemon/loops/timing.js";
 import { openSpool } from "../../src/daemon/spool/spool.js";
+import { waitFor } from "../helpers/daemon-harness.js";
+import { createFakeClock } from "../helpers/fake-clock.js";
 
 const silent = pino({ level: "silent" });
 
@@ -60,8 +68,181 @@ describe("limited log", () => {
   });
 });
 
+/** A collector stamping each sample with the time it was asked for, and a loop on a fake clock. */
+async function gridLoop(
+  startWallMs: number,
+  opts: { adoptAfterMs?: number; slowStartMs?: number } = {},
+) {
+  const fc = createFakeClock(startWallMs);
+  const spool = await openSpool({
+    dir: mkdtempSync(join(tmpdir(), "fleet-collect-grid-")),
+    maxBytes: 1 << 24,
+  });
+  const ts: number[] = [];
+  const collector: Collector = {
+    type: "cpu",
+    collect: async (now) => {
+      ts.push(Math.floor(now.getTime() / 1000));
+      return [
+        { type: "cpu", timestamp: Math.floor(now.getTime() / 1000), labels: {}, values: { v: 1 } },
+      ];
+    },
+  };
+  const missed: MissedTicks[] = [];
+  const late: number[] = [];
+  const steps: ClockStep[] = [];
+  const keys: string[] = [];
+  const ctl = new AbortController();
+  const loop = runCollectLoop({
+    collector,
+    intervalMs: 1000,
+    spool,
+    signal: ctl.signal,
+    logger: silent,
+    log: (_l, key) => {
+      keys.push(key);
+    },
+    clock: fc.clock,
+    sampleClock: createSampleClock(fc.clock, {
+      adoptAfterMs: opts.adoptAfterMs,
+      onStep: (s) => {
+        steps.push(s);
+      },
+    }),
+    onMissed: (m) => {
+      missed.push(m);
+    },
+    onLate: (n) => {
+      late.push(n);
+    },
+  });
+  if (opts.slowStartMs) fc.stall(opts.slowStartMs);
+  await fc.settle(1);
+  const stop = async () => {
+    ctl.abort();
+    await loop;
+  };
+  return { fc, ts, missed, late, steps, keys, spool, stop };
+}
+
+/** Consecutive seconds from..to. */
+const seconds = (from: number, to: number) =>
+  Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+describe("collect loop on a fixed grid", () => {
+  const T0 = 1_764_000_000; // a whole second, Unix s
+
+  it("stamps each round with its scheduled second, so late timers neither skip nor repeat one", async () => {
+    // Started 300 ms into a second: the first round is that second, the next ones on the grid.
+    const g = await gridLoop(T0 * 1000 + 300);
+    let seed = 7;
+    const random = () => {
+      seed = (seed * 16807) % 2147483647;
+      return seed / 2147483647;
+    };
+    for (let i = 0; i < 60; i++) {
+      // Each timer fires 0–990 ms late (a busy event loop); never more than an interval.
+      g.fc.stall(g.fc.nextDue - g.fc.mono + Math.floor(random() * 990));
+      await g.fc.settle(1);
+    }
+    await g.stop();
+    expect(g.ts).toEqual(seconds(T0, T0 + 60));
+    expect(g.missed).toEqual([]);
+    const spooled = await g.spool.pick({ maxSamples: 1000, maxBatches: 100 });
+    expect(spooled.map((b) => b.samples[0]?.timestamp).sort()).toEqual(seconds(T0, T0 + 60));
+  });
+
+  it("a timer later than an interval is caught up: one reading for each second it skipped", async () => {
+    const g = await gridLoop(T0 * 1000);
+    await g.fc.advance(3000);
+    // The event loop blocked for 2.5 s: rounds T0+4 and T0+5 are taken by T0+6's reading.
+    g.fc.stall(g.fc.nextDue - g.fc.mono + 2500);
+    await g.fc.settle(1);
+    await g.fc.advance(3000);
+    await g.stop();
+    expect(g.ts).toEqual([...seconds(T0, T0 + 3), ...seconds(T0 + 6, T0 + 9)]);
+    expect(g.missed).toEqual([]);
+    expect(g.late).toEqual([2]);
+    expect(g.keys).toEqual(["late:cpu"]);
+    const spooled = await g.spool.pick({ maxSamples: 1000, maxBatches: 100 });
+    const stamps = spooled.flatMap((b) => b.samples.map((x) => x.timestamp)).sort();
+    expect(stamps).toEqual(seconds(T0, T0 + 9));
+  });
+
+  it("a timer later than the catch-up bound skips rounds without duplicates, and counts them with their range", async () => {
+    const g = await gridLoop(T0 * 1000);
+    await g.fc.advance(3000);
+    // Woken 9.5 s late, in T0+13: T0+8..T0+12 are caught up with its reading, T0+4..T0+7 missed.
+    g.fc.stall(g.fc.nextDue - g.fc.mono + 9500);
+    await g.fc.settle(1);
+    await g.fc.advance(2000);
+    await g.stop();
+    expect(g.missed).toEqual([
+      { type: "cpu", ticks: 4, fromTs: T0 + 4, toTs: T0 + 7, reason: "late" },
+    ]);
+    expect(g.late).toEqual([MAX_CATCH_UP_ROUNDS]);
+    expect(g.keys.sort()).toEqual(["late:cpu", "missed:cpu"]);
+    const spooled = await g.spool.pick({ maxSamples: 1000, maxBatches: 100 });
+    const stamps = spooled.flatMap((b) => b.samples.map((x) => x.timestamp)).sort();
+    expect(stamps).toEqual([...seconds(T0, T0 + 3), ...seconds(T0 + 8, T0 + 15)]);
+  });
+
+  it("a slow start is not a missed round: the first one is the second the loop gets going in", async () => {
+    const g = await gridLoop(T0 * 1000 + 900, { slowStartMs: 1_500 });
+    await g.fc.advance(2000);
+    await g.stop();
+    expect(g.ts).toEqual(seconds(T0 + 2, T0 + 4));
+    expect(g.missed).toEqual([]);
+  });
+
+  it("keeps monotonic time across a clock stepped back and forward by 10 minutes", async () => {
+    const g = await gridLoop(T0 * 1000 + 500);
+    await g.fc.advance(5000);
+    g.fc.stepWall(-600_000);
+    await g.fc.advance(10_000);
+    g.fc.stepWall(+600_000);
+    await g.fc.advance(10_000);
+    g.fc.stepWall(+600_000);
+    await g.fc.advance(10_000);
+    g.fc.stepWall(-600_000);
+    await g.fc.advance(10_000);
+    await g.stop();
+    expect(g.ts).toEqual(seconds(T0, T0 + 45));
+    expect(g.missed).toEqual([]);
+    expect(g.steps).toEqual([
+      { offsetMs: -600_000, adopted: false },
+      { offsetMs: 600_000, adopted: false },
+    ]);
+  });
+
+  it("adopts a step that holds: ahead without counting lost rounds, back after the last stamped second, counted", async () => {
+    const g = await gridLoop(T0 * 1000, { adoptAfterMs: 5_000 });
+    await g.fc.advance(2000);
+    g.fc.stepWall(+600_000);
+    await g.fc.advance(8000);
+    // Samples kept monotonic time for 5 s, then followed the system clock ahead.
+    expect(g.ts).toEqual([...seconds(T0, T0 + 7), ...seconds(T0 + 608, T0 + 610)]);
+    expect(g.missed).toEqual([]);
+    g.fc.stepWall(-600_000);
+    await g.fc.advance(10_000);
+    // 5 s on monotonic time (T0+611..615), then the system clock (T0+16) is behind the
+    // last stamped second: the rounds until it passes T0+615 are counted, not reused.
+    expect(g.ts.at(-1)).toBe(T0 + 615);
+    expect(g.missed).toEqual([
+      { type: "cpu", ticks: 600, fromTs: T0 + 16, toTs: T0 + 615, reason: "clock" },
+    ]);
+    await g.fc.advance(600_000);
+    await g.stop();
+    expect(new Set(g.ts).size).toBe(g.ts.length);
+    expect(g.ts.at(-1)).toBe(T0 + 620);
+    expect(g.ts.filter((t) => t > T0 + 615)[0]).toBe(T0 + 616);
+    expect(g.steps.map((s) => s.adopted)).toEqual([false, true, false, true]);
+  });
+});
+
 describe("collect loop", () => {
-  it("a failing collector fails alone; rounds never reuse a second", async () => {
+  it("a failing collector fails alone", async () => {
+    const fc = createFakeClock(1_764_000_000_000);
     const spool = await openSpool({
       dir: mkdtempSync(join(tmpdir(), "fleet-collect-")),
       maxBytes: 1 << 20,
@@ -85,26 +266,28 @@ describe("collect loop", () => {
       warnings.push(key);
     };
     const ctl = new AbortController();
+    const sampleClock = createSampleClock(fc.clock);
     const loops = [broken, ok].map((collector) =>
-      // 300 ms ticks: some rounds land in the same second and must be skipped.
       runCollectLoop({
         collector,
-        intervalMs: 300,
+        intervalMs: 1000,
         spool,
         signal: ctl.signal,
         logger: silent,
         log,
+        clock: fc.clock,
+        sampleClock,
       }),
     );
-    await new Promise((r) => setTimeout(r, 2_100));
+    await fc.settle(2);
+    await fc.advance(5000, 2);
     ctl.abort();
     await Promise.all(loops);
-    expect(failures).toBeGreaterThanOrEqual(6);
+    expect(failures).toBe(6);
     expect(warnings.every((k) => k === "collector:broken")).toBe(true);
     const batches = await spool.pick({ maxSamples: 1000, maxBatches: 100 });
-    const ts = batches.map((b) => b.samples[0]?.timestamp);
-    expect(batches.length).toBeGreaterThanOrEqual(2);
-    expect(new Set(ts).size).toBe(ts.length);
+    const ts = batches.map((b) => b.samples[0]?.timestamp).sort();
+    expect(ts).toEqual(seconds(1_764_000_000, 1_764_000_005));
   });
 });
 
@@ -138,7 +321,8 @@ describe("collect loop bounds", () => {
     await new Promise((r) => setTimeout(r, 1_500));
     expect(calls).toBe(1);
     expect(messages[0]).toMatch(/collector:disk: collector disk failed/);
-    expect(messages[1]).toMatch(/still stuck/);
+    expect(messages.slice(1).join("\n")).toMatch(/missed 1 round\(s\) \(stuck\)/);
+    expect(messages.slice(1).join("\n")).toMatch(/still stuck/);
     ctl.abort();
     const started = Date.now();
     await loop;
@@ -232,5 +416,77 @@ describe("reporter", () => {
       droppedFrom: 2,
       droppedTo: 2,
     });
+  });
+});
+
+describe("contact: a success on any loop ends every loop's backoff", () => {
+  it("ends a backoff at the next contact, at once for contact since, and not on abort", async () => {
+    const c = createContact();
+    const ctl = new AbortController();
+    const since = c.generation;
+    const waiting = c.backoff(3_600_000, since, ctl.signal);
+    c.reached();
+    expect(await waiting).toBe(true);
+    // Contact after the failure but before the backoff began counts too.
+    expect(await c.backoff(3_600_000, since, ctl.signal)).toBe(true);
+    const aborted = c.backoff(3_600_000, c.generation, ctl.signal);
+    ctl.abort();
+    expect(await aborted).toBe(false);
+    expect(await c.backoff(0, c.generation, new AbortController().signal)).toBe(false);
+  });
+
+  it("the report loop sends at once when a heartbeat gets through, instead of sitting out its backoff", async () => {
+    let down = true;
+    let calls = 0;
+    const stored: number[] = [];
+    const transport = createRouterTransport((router) =>
+      router.service(ManagerService, {
+        reportMetrics(req) {
+          calls++;
+          if (down) throw new ConnectError("manager restarting", Code.Unavailable);
+          stored.push(...req.metrics.map((m) => Number(m.timestamp)));
+          return { success: true, accepted: req.metrics.length };
+        },
+      }),
+    );
+    const spool = await openSpool({
+      dir: mkdtempSync(join(tmpdir(), "fleet-report-contact-")),
+      maxBytes: 1 << 20,
+    });
+    const contact = createContact();
+    const reporter = createReporter({
+      client: createClient(ManagerService, transport),
+      nodeId: "n",
+      spool,
+      health: createHealth("n", 1000),
+      logger: silent,
+      log: () => {},
+      contact,
+    });
+    const ctl = new AbortController();
+    const loop = runReportLoop({
+      reporter,
+      spool,
+      registration: { ensure: async () => true, invalidate: () => {} },
+      signal: ctl.signal,
+      callSignal: ctl.signal,
+      // A backoff of an hour: only contact can end it within the test.
+      reconnectIntervalMs: 3_600_000,
+      lingerMs: 0,
+      random: () => 1,
+      contact,
+    });
+    const failedAt = contact.generation;
+    await spool.append([{ type: "cpu", timestamp: 1, labels: {}, values: { v: 1 } }]);
+    await waitFor("a failed report", () => calls >= 1);
+    down = false;
+    await spool.append([{ type: "cpu", timestamp: 2, labels: {}, values: { v: 1 } }]);
+    expect(contact.generation).toBe(failedAt);
+    contact.reached(); // the heartbeat loop got through
+    await waitFor("the backlog sent", () => stored.length === 2);
+    ctl.abort();
+    await loop;
+    expect(stored.sort()).toEqual([1, 2]);
+    expect(spool.stats().batches).toBe(0);
   });
 });

@@ -3,6 +3,7 @@ import { type Health, noteError } from "../health.js";
 import type { LimitedLog } from "../log-limit.js";
 import type { ManagerClient } from "../transport/client.js";
 import { describeError, policyFor } from "../transport/errors.js";
+import type { Contact } from "./contact.js";
 import type { Registration } from "./register.js";
 import { jitter, sleep } from "./timing.js";
 
@@ -15,6 +16,8 @@ export interface HeartbeatLoopOptions {
   logger: Logger;
   log: LimitedLog;
   random?: () => number;
+  /** Shared with the other loops: a heartbeat that gets through ends their backoff. */
+  contact?: Contact;
 }
 
 /**
@@ -34,6 +37,7 @@ export async function runHeartbeatLoop(o: HeartbeatLoopOptions): Promise<void> {
         { signal: o.signal },
       );
       o.health.lastContactAt = Date.now();
+      o.contact?.reached();
       o.logger.debug({ nextInSeconds: res.heartbeatIntervalSeconds }, "heartbeat ok");
       if (res.heartbeatIntervalSeconds > 0)
         o.health.heartbeatIntervalMs = res.heartbeatIntervalSeconds * 1000;

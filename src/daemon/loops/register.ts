@@ -3,6 +3,7 @@ import { type Health, noteError } from "../health.js";
 import type { LimitedLog } from "../log-limit.js";
 import type { ManagerClient } from "../transport/client.js";
 import { describeError, policyFor } from "../transport/errors.js";
+import type { Contact } from "./contact.js";
 import { reconnectDelayMs, sleep } from "./timing.js";
 
 export interface Registration {
@@ -23,6 +24,8 @@ export interface RegistrationOptions {
   /** A fuller explanation than describeError (the connection's TLS probe); used sparingly. */
   explain?: (err: unknown) => Promise<string>;
   random?: () => number;
+  /** Shared with the other loops: a success anywhere ends this backoff. */
+  contact?: Contact;
 }
 
 /**
@@ -36,12 +39,14 @@ export function createRegistration(o: RegistrationOptions): Registration {
   const attempt = async (): Promise<boolean> => {
     await sleep(random() * o.reconnectIntervalMs, o.signal);
     for (let failures = 0; !o.signal.aborted; ) {
+      const since = o.contact?.generation ?? 0;
       try {
         const res = await o.client.registerNode(o.info, { signal: o.signal });
         o.health.registered = true;
         o.health.lastContactAt = Date.now();
         if (res.heartbeatIntervalSeconds > 0)
           o.health.heartbeatIntervalMs = res.heartbeatIntervalSeconds * 1000;
+        o.contact?.reached();
         o.onRegistered?.();
         return true;
       } catch (err) {
@@ -56,7 +61,9 @@ export function createRegistration(o: RegistrationOptions): Registration {
           { code: policy.kind, failures },
           `register failed, retrying: ${why}`,
         );
-        await sleep(reconnectDelayMs(failures, o.reconnectIntervalMs, random), o.signal);
+        const delay = reconnectDelayMs(failures, o.reconnectIntervalMs, random);
+        if (!o.contact) await sleep(delay, o.signal);
+        else if (await o.contact.backoff(delay, since, o.signal)) failures = 0;
       }
     }
     return false;

@@ -4,6 +4,7 @@ import type { LimitedLog } from "../log-limit.js";
 import type { Spool, SpoolBatch } from "../spool/spool.js";
 import type { ManagerClient } from "../transport/client.js";
 import { describeError, policyFor } from "../transport/errors.js";
+import type { Contact } from "./contact.js";
 import type { Registration } from "./register.js";
 import { reconnectDelayMs, sleep } from "./timing.js";
 
@@ -26,6 +27,8 @@ export interface ReporterOptions {
   health: Health;
   logger: Logger;
   log: LimitedLog;
+  /** Told of every call the manager answered OK. */
+  contact?: Contact;
 }
 
 /** Sends spooled batches; a batch leaves the spool only once the manager answered OK. */
@@ -48,6 +51,7 @@ export function createReporter(o: ReporterOptions): Reporter {
         },
         { signal },
       );
+      o.contact?.reached();
       await o.spool.ack(seqs);
       const samples = batches.reduce((n, b) => n + b.samples.length, 0);
       o.health.lastContactAt = o.health.lastReportAt = Date.now();
@@ -132,17 +136,22 @@ export interface ReportLoopOptions {
   /** Rate-limited log for failures outside a call (spool I/O errors). */
   log?: LimitedLog;
   random?: () => number;
+  /** Shared with the other loops: a success anywhere (a heartbeat) ends this backoff. */
+  contact?: Contact;
 }
 
 /**
  * Sends whatever the spool holds, half of each call fresh and half backlog, so
  * a long outage drains without starving fresh data. After a failure it backs
- * off with jitter; the interceptor has already retried within the call.
+ * off with jitter (the interceptor has already retried within the call) until
+ * any loop reaches the manager again: the first heartbeat that gets through
+ * after an outage restarts reporting at once, not after the backoff's cap.
  */
 export async function runReportLoop(o: ReportLoopOptions): Promise<void> {
   let failures = 0;
   while (!o.signal.aborted) {
     let r: SendOutcome;
+    const since = o.contact?.generation ?? 0;
     try {
       await o.spool.waitForData(o.signal);
       if (o.signal.aborted) break;
@@ -166,7 +175,9 @@ export async function runReportLoop(o: ReportLoopOptions): Promise<void> {
     }
     if (r === "failed") {
       failures++;
-      await sleep(reconnectDelayMs(failures, o.reconnectIntervalMs, o.random), o.signal);
+      const delay = reconnectDelayMs(failures, o.reconnectIntervalMs, o.random);
+      if (!o.contact) await sleep(delay, o.signal);
+      else if (await o.contact.backoff(delay, since, o.signal)) failures = 0;
     } else failures = 0;
   }
 }

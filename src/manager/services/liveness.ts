@@ -38,8 +38,9 @@ export interface SweepResult {
  * Online/offline from last_seen and a grace period, written as node events.
  * Every replica counts nodes (for pacing and /metrics); only the holder of the
  * sweeper's leader lease sweeps, so replicas on one database agree. Guards:
- * no node goes offline before a full grace period has passed since this
- * process started (its heartbeats were not being received), and when a large
+ * no node goes offline before a full grace period, plus the longest pushback
+ * it hands out, has passed since this process started (its heartbeats were
+ * not being received, then shed), and when a large
  * share of the fleet goes silent at once the manager suspects itself and holds
  * offline transitions.
  */
@@ -53,6 +54,8 @@ export function createLiveness(deps: {
   lease: LeaderLease;
   /** Before a sweep, so heartbeats received here are in the database. */
   flushHeartbeats: () => Promise<void>;
+  /** The longest grpc-retry-pushback-ms a shed answer carries (pushback_min + pushback_spread). */
+  restartPushbackMs?: number;
 }) {
   const { handle, options, logger, telemetry } = deps;
   const startedAt = Date.now();
@@ -84,7 +87,9 @@ export function createLiveness(deps: {
     const cutoff = new Date(now.getTime() - grace * 1000);
     const transitions = await markHeardOnline(handle.db, now, cutoff);
     let outcome: SweepOutcome = "swept";
-    if (now.getTime() - startedAt < grace * 1000) {
+    // The hold covers the longest pushback this process hands out: a node told to wait
+    // that long after the restart must still get its whole grace once it may call again.
+    if (now.getTime() - startedAt < grace * 1000 + (deps.restartPushbackMs ?? 0)) {
       outcome = "restart_grace";
     } else {
       const { online, silent } = await countSilent(handle.db, cutoff);
