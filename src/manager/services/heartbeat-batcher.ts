@@ -1,5 +1,6 @@
 import type { Logger } from "../../common/logging.js";
 import type { Database } from "../db/client.js";
+import type { GraceRule } from "../db/queries/liveness.js";
 import { touchLastSeen } from "../db/queries/nodes.js";
 import type { Telemetry } from "../telemetry.js";
 import type { KnownNodes } from "./known-nodes.js";
@@ -18,6 +19,8 @@ export function createHeartbeatBatcher(deps: {
   db: Database;
   known: KnownNodes;
   flushIntervalMs: number;
+  /** Each node's grace rule, so the flush can keep its observed cadence (pacing.ts). */
+  graceRule: () => GraceRule;
   telemetry: Telemetry;
   logger: Logger;
 }) {
@@ -32,7 +35,7 @@ export function createHeartbeatBatcher(deps: {
     const started = performance.now();
     try {
       const entries = [...batch].map(([nodeId, s]) => ({ nodeId, ...s }));
-      const found = new Set(await touchLastSeen(deps.db, entries));
+      const found = new Set(await touchLastSeen(deps.db, entries, deps.graceRule()));
       deps.telemetry.heartbeatFlushSize.observe(batch.size);
       deps.telemetry.heartbeatFlushSeconds.observe((performance.now() - started) / 1000);
       // Gone from the database (deleted elsewhere): the next heartbeat gets NOT_FOUND.
