@@ -32,6 +32,8 @@
  *                pushback_min: 500ms, pushback_spread: 10s,
  *                max_concurrent_streams: 1000, max_header_list_size: 16KiB }
  */
+
+import { checkConfigKeys } from "../common/config-keys-check.js";
 import {
   deepFreeze,
   getPath,
@@ -906,7 +908,13 @@ export function loadManagerConfig(input: LoadManagerConfigInput): Readonly<Manag
       problems.push(`${k.yaml} (${source}): expected ${expected}, got ${JSON.stringify(shown)}`);
     }
   }
-  problems.push(...unknownKeys(file, configPath));
+  // YAML keys nobody reads are mistakes (a typo silently keeping a default).
+  problems.push(
+    ...checkConfigKeys(file, {
+      source: configPath ?? "",
+      known: (MANAGER_CONFIG_KEYS as readonly ConfigKey[]).map((k) => k.yaml),
+    }).problems,
+  );
 
   if (cfg.liveness.flapExitTransitions >= cfg.liveness.flapEnterTransitions) {
     problems.push(
@@ -993,35 +1001,6 @@ export function insecureListenerProblem(config: Readonly<ManagerConfig>): string
   return missing.length
     ? `refusing to listen beyond loopback without authentication: ${missing.join("; ")} (or pass --insecure)`
     : undefined;
-}
-
-/** YAML keys nobody reads are mistakes (a typo silently keeping a default). */
-function unknownKeys(file: Record<string, unknown>, source: string | undefined): string[] {
-  const known = new Set((MANAGER_CONFIG_KEYS as readonly ConfigKey[]).map((k) => k.yaml));
-  const prefixes = new Set(
-    [...known].flatMap((k) =>
-      k
-        .split(".")
-        .slice(0, -1)
-        .map((_, i, a) => a.slice(0, i + 1).join(".")),
-    ),
-  );
-  const out: string[] = [];
-  const walk = (obj: Record<string, unknown>, prefix: string) => {
-    for (const [k, v] of Object.entries(obj)) {
-      const path = prefix ? `${prefix}.${k}` : k;
-      if (known.has(path)) continue;
-      if (prefixes.has(path) && v !== null && typeof v === "object" && !Array.isArray(v)) {
-        walk(v as Record<string, unknown>, path);
-      } else if (prefixes.has(path)) {
-        out.push(`${path} (${source}): expected a mapping, got ${JSON.stringify(v)}`);
-      } else {
-        out.push(`${path} (${source}): unknown key`);
-      }
-    }
-  };
-  walk(file, "");
-  return out;
 }
 
 /** The validation limits in force, with the retention window from `retention.days`. */
