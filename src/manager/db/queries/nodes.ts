@@ -75,8 +75,9 @@ export async function findNode(db: Database, nodeId: string): Promise<NodeRow | 
 /**
  * Writes many `last_seen_at` values in one statement; returns the ids that
  * exist. The gap since the previous last_seen is the node's observed cadence,
- * kept only while it is online and the gap is within its grace (a node back
- * from an outage must not get a grace the size of the outage).
+ * kept only while it is online and the gap is 1 s to its grace: a heartbeat
+ * right after a registration is no cadence, and a node back from an outage
+ * must not get a grace the size of the outage.
  */
 export async function touchLastSeen(
   db: Database,
@@ -94,8 +95,8 @@ export async function touchLastSeen(
        set last_seen_at = greatest(n.last_seen_at, u.at),
            clock_skew_seconds = u.skew,
            observed_interval_seconds = case
-             when n.status = 'online' and u.at > n.last_seen_at and ${gap} <= ${graceSql(rule, "n")}
-             then greatest(1, round(${gap}))::int
+             when n.status = 'online' and ${gap} >= 1 and ${gap} <= ${graceSql(rule, "n")}
+             then round(${gap})::int
              else n.observed_interval_seconds end
       from jsonb_to_recordset(${rows}::jsonb) as u(node_id text, at timestamptz, skew int)
      where n.node_id = u.node_id
