@@ -33,8 +33,15 @@ ${renderConfigTable(MANAGER_CONFIG_KEYS)}
 ## Daemon (\`fleet-daemon --config daemon.yaml\`)
 
 The YAML keys are the existing system's, so its files can be reused.
-Flags: \`--once\`, \`--log-level LEVEL\`, \`--work-dir DIR\`, \`--help\`;
+Flags: \`--once\`, \`--ephemeral\`, \`--log-level LEVEL\`, \`--work-dir DIR\`, \`--help\`;
 \`fleet-daemon status\` prints \`work_dir/status.json\`.
+
+Both files are strict: an unknown key is an error naming it and the nearest
+known key (\`manager.adress (daemon.yaml): unknown key, did you mean
+manager.address?\`). The existing system's keys that Fleet does not implement
+(\`daemon.log_file\`, \`daemon.pid_file\`, \`daemon.grpc_port\`,
+\`daemon.http_port\`, \`daemon.pprof_*\`, \`daemon.max_procs\`, \`agent\`,
+\`agents\`, \`agent_defaults\`, \`update\`) are accepted with one warning each.
 
 ${renderConfigTable(DAEMON_CONFIG_KEYS)}
 `;

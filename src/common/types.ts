@@ -11,6 +11,10 @@ export interface NodeRegistration {
   labels: Labels;
   daemonVersion: string;
   agentVersion: string;
+  /** The daemon's configured heartbeat interval; 0 or unset = not said (the existing Go daemons). */
+  heartbeatIntervalSeconds?: number;
+  /** Forget the node soon after it goes offline (fleet-daemon --ephemeral). */
+  ephemeral?: boolean;
 }
 
 export interface MetricSample {

@@ -28,6 +28,9 @@ export const NODE_ID_PATTERN = /^[A-Za-z0-9._:-]+$/;
 export const LABEL_KEY_PATTERN = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const METRIC_TYPE_PATTERN = /^[a-z][a-z0-9_]*$/;
 
+/** Longest heartbeat interval a daemon may ask for (a day). */
+export const MAX_HEARTBEAT_INTERVAL_SECONDS = 86_400;
+
 const show = (s: string, max = 40) => JSON.stringify(s.length > max ? `${s.slice(0, max)}…` : s);
 
 /** Throws InvalidArgumentError unless `nodeId` is 1–N characters of [A-Za-z0-9._:-]. */
@@ -91,6 +94,13 @@ export function validateRegistration(reg: NodeRegistration, limits: ValidationLi
   checkText("arch", reg.arch, limits.textMaxLength);
   checkText("daemon_version", reg.daemonVersion, limits.textMaxLength);
   checkText("agent_version", reg.agentVersion, limits.textMaxLength);
+  const interval = reg.heartbeatIntervalSeconds ?? 0;
+  if (!Number.isInteger(interval) || interval < 0 || interval > MAX_HEARTBEAT_INTERVAL_SECONDS) {
+    throw new InvalidArgumentError(
+      "heartbeat_interval_seconds",
+      `must be 0 (not said) to ${MAX_HEARTBEAT_INTERVAL_SECONDS}, got ${interval}`,
+    );
+  }
   const problem = checkLabels(reg.labels, limits);
   if (problem) {
     const cut = problem.indexOf(": ");

@@ -53,6 +53,14 @@ export const DAEMON_CONFIG_KEYS: readonly DaemonKeyDoc[] = [
     invalid: 7,
   },
   {
+    yaml: "daemon.labels",
+    env: "FLEET_LABELS",
+    default: "{} (FLEET_LABELS=env=prod,role=web is merged over it)",
+    description:
+      "node labels sent on every RegisterNode (a changed set replaces the old one); keys match [A-Za-z_][A-Za-z0-9_]* (at most 63 characters, no leading __), values at most 255 characters, at most 64 pairs",
+    invalid: { "bad-key": "x" },
+  },
+  {
     yaml: "daemon.spool_max_bytes",
     env: undefined,
     default:

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { checkConfigKeys } from "../common/config-keys-check.js";
 import {
   deepFreeze,
   getPath,
@@ -8,7 +9,8 @@ import {
 } from "../common/config-load.js";
 import { ConfigError } from "../common/errors.js";
 import { LOG_LEVELS, type LogLevel } from "../common/logging.js";
-import { type ValidationLimits, validateNodeId } from "../common/validation.js";
+import type { Labels } from "../common/types.js";
+import { checkLabels, type ValidationLimits, validateNodeId } from "../common/validation.js";
 
 export interface CollectorConfig {
   enabled: boolean;
@@ -21,6 +23,12 @@ export interface DaemonConfig {
   id: string;
   logLevel: LogLevel;
   workDir: string;
+  /** Node labels sent on every RegisterNode: `daemon.labels`, with FLEET_LABELS merged over it. */
+  labels: Labels;
+  /** `--ephemeral`: the manager forgets this node soon after it goes offline. */
+  ephemeral: boolean;
+  /** Keys of the existing system's daemon.yaml that Fleet accepts but does not implement (one line each). */
+  warnings: string[];
   /** Spool bound; the oldest batches are dropped beyond it (extension key `daemon.spool_max_bytes`). */
   spoolMaxBytes: number;
   manager: {
@@ -46,6 +54,9 @@ export const DAEMON_DEFAULTS: DaemonConfig = {
   id: "",
   logLevel: "info",
   workDir: "/var/lib/fleet-daemon",
+  labels: {},
+  ephemeral: false,
+  warnings: [],
   spoolMaxBytes: 64 * 1024 * 1024,
   manager: {
     address: "127.0.0.1:9090",
@@ -70,14 +81,46 @@ export interface LoadDaemonConfigInput {
   readFile: (path: string) => string;
 }
 
-/** The manager's default node id limit (limits.node_id_max_length); the daemon checks its id against it at start. */
-const NODE_ID_LIMITS = { nodeIdMaxLength: 128 } as ValidationLimits;
+/**
+ * The manager's default limits for node ids and labels (limits.*); the daemon
+ * checks its id and labels against them at start, not at every call.
+ */
+const MANAGER_LIMITS = {
+  nodeIdMaxLength: 128,
+  labelsMaxPairs: 64,
+  labelKeyMaxLength: 63,
+  labelValueMaxLength: 255,
+} as ValidationLimits;
+
+/**
+ * Keys of the existing Go system's daemon.yaml that Fleet does not implement
+ * (DESIGN §3): accepted with one warning each, so an existing file works unchanged.
+ */
+export const UNIMPLEMENTED_KEYS: readonly { key: string; why: string }[] = [
+  {
+    key: "daemon.log_file",
+    why: "not implemented: fleet-daemon logs JSON to stderr (journald keeps it)",
+  },
+  { key: "daemon.pid_file", why: "not implemented: run it under systemd or another supervisor" },
+  { key: "daemon.grpc_port", why: "not implemented: fleet-daemon serves no gRPC port" },
+  {
+    key: "daemon.http_port",
+    why: "not implemented: fleet-daemon serves no HTTP port (see fleet-daemon status)",
+  },
+  { key: "daemon.pprof_*", why: "not implemented: no pprof in a Node.js daemon" },
+  { key: "daemon.max_procs", why: "not implemented: Node.js has no GOMAXPROCS" },
+  { key: "agent", why: "not implemented: Fleet has no agents" },
+  { key: "agents", why: "not implemented: Fleet has no agents" },
+  { key: "agent_defaults", why: "not implemented: Fleet has no agents" },
+  { key: "update", why: "not implemented: update fleet-daemon with its package" },
+];
 
 const FLAGS = {
   config: { type: "string" },
   once: { type: "boolean" },
   "log-level": { type: "string" },
   "work-dir": { type: "string" },
+  ephemeral: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -217,7 +260,40 @@ export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonC
     else cfg.spoolMaxBytes = n;
   }
 
+  const fileLabels = getPath(file, "daemon.labels");
+  if (fileLabels !== undefined && fileLabels !== null) {
+    if (typeof fileLabels !== "object" || Array.isArray(fileLabels)) {
+      // Reported by checkConfigKeys ("expected a mapping").
+    } else {
+      for (const [k, v] of Object.entries(fileLabels as Record<string, unknown>)) {
+        if (typeof v === "string" || typeof v === "number" || typeof v === "boolean")
+          cfg.labels[k] = String(v);
+        else
+          problems.push(
+            `daemon.labels.${k} (${src}): expected a string value, got ${JSON.stringify(v)}`,
+          );
+      }
+    }
+  }
+
+  const strict = checkConfigKeys(file, {
+    source: src,
+    known: DAEMON_YAML_KEYS,
+    maps: ["daemon.labels"],
+    accepted: UNIMPLEMENTED_KEYS,
+  });
+  cfg.warnings = strict.warnings;
   const collectors = getPath(file, "collectors");
+  const unknownCollectors =
+    collectors && typeof collectors === "object"
+      ? Object.keys(collectors).filter((name) => !(name in cfg.collectors))
+      : [];
+  // An unknown collector gets its own message below, listing the known ones.
+  problems.push(
+    ...strict.problems.filter(
+      (p) => !unknownCollectors.some((name) => p.startsWith(`collectors.${name}`)),
+    ),
+  );
   if (collectors && typeof collectors === "object") {
     for (const name of Object.keys(collectors)) {
       if (!(name in cfg.collectors)) {
@@ -256,6 +332,18 @@ export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonC
 
   // Environment, as the existing system reads it.
   if (input.env.MANAGER_ADDRESS) cfg.manager.address = input.env.MANAGER_ADDRESS;
+  if (input.env.FLEET_LABELS) {
+    const parsed = parseLabelList(input.env.FLEET_LABELS);
+    if (typeof parsed === "string") problems.push(`env FLEET_LABELS: ${parsed}`);
+    else Object.assign(cfg.labels, parsed);
+  }
+  // The manager's label rules, so a bad label stops the daemon here and not at every registration.
+  const labelProblem = checkLabels(
+    cfg.labels,
+    MANAGER_LIMITS,
+    input.env.FLEET_LABELS ? "daemon.labels (with env FLEET_LABELS)" : `daemon.labels (${src})`,
+  );
+  if (labelProblem) problems.push(labelProblem);
   if (input.env.LOG_LEVEL) level(input.env.LOG_LEVEL, "env LOG_LEVEL");
   if (!cfg.id && input.env.NODE_NAME) {
     cfg.id = input.env.NODE_NAME;
@@ -264,7 +352,7 @@ export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonC
   // The same rule the manager applies to node_id, so a bad id stops here and not at every call.
   if (idSource && cfg.id) {
     try {
-      validateNodeId(cfg.id, NODE_ID_LIMITS, idSource);
+      validateNodeId(cfg.id, MANAGER_LIMITS, idSource);
     } catch (err) {
       problems.push((err as Error).message);
     }
@@ -274,6 +362,7 @@ export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonC
   if (flags["log-level"]) level(flags["log-level"], "--log-level");
   if (flags["work-dir"]) cfg.workDir = flags["work-dir"];
   if (flags.once) cfg.command = "once";
+  if (flags.ephemeral) cfg.ephemeral = true;
   if (flags.status) cfg.command = "status";
 
   if (!/^[^\s/]+:\d{1,5}$/.test(cfg.manager.address.replace(/^https?:\/\//, ""))) {
@@ -286,4 +375,40 @@ export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonC
   }
   if (problems.length) throw new ConfigError(problems);
   return deepFreeze(cfg);
+}
+
+/** Every YAML key the loader reads (config-keys.ts documents the same list). */
+export const DAEMON_YAML_KEYS = [
+  "daemon.id",
+  "daemon.log_level",
+  "daemon.work_dir",
+  "daemon.spool_max_bytes",
+  "manager.address",
+  "manager.tls.cert_file",
+  "manager.tls.key_file",
+  "manager.tls.ca_file",
+  "manager.token_file",
+  "manager.heartbeat_interval",
+  "manager.reconnect_interval",
+  "manager.timeout",
+  ...(["cpu", "memory", "disk", "network"] as const).flatMap((c) => [
+    `collectors.${c}.enabled`,
+    `collectors.${c}.interval`,
+  ]),
+  "collectors.disk.mount_points",
+  "collectors.network.interfaces",
+];
+
+/** `env=prod,role=web` → labels, or a problem naming the bad part. */
+export function parseLabelList(text: string): Labels | string {
+  const out: Labels = {};
+  for (const part of text.split(",")) {
+    const pair = part.trim();
+    if (pair === "") continue;
+    const eq = pair.indexOf("=");
+    if (eq <= 0)
+      return `expected key=value pairs separated by commas (env=prod,role=web), got ${JSON.stringify(pair)}`;
+    out[pair.slice(0, eq).trim()] = pair.slice(eq + 1).trim();
+  }
+  return out;
 }

@@ -29,6 +29,7 @@ export interface Daemon {
 
 export interface CreateDaemonOptions {
   logger: Logger;
+  /** Labels merged over config.labels (tests). */
   labels?: Record<string, string>;
   /** Wait after new data before sending, so one tick's collectors share a call. */
   lingerMs?: number;
@@ -122,7 +123,12 @@ export function createDaemon(config: Readonly<DaemonConfig>, opts: CreateDaemonO
       const contact = createContact();
       const registration = createRegistration({
         client,
-        info: hostRegistration(nodeId, opts.labels),
+        // The configured labels on every registration, so a re-registration restores them.
+        info: hostRegistration(
+          nodeId,
+          { ...config.labels, ...opts.labels },
+          { heartbeatIntervalMs: config.manager.heartbeatIntervalMs, ephemeral: config.ephemeral },
+        ),
         health,
         reconnectIntervalMs: config.manager.reconnectIntervalMs,
         signal: loopsCtl.signal,

@@ -23,7 +23,10 @@ export interface Health {
   lastError:
     | { code: string; codeNumber: number; kind: FleetErrorKind; message: string; at: number }
     | undefined;
+  /** The interval in use: max(manager.heartbeat_interval, what the manager asked for). */
   heartbeatIntervalMs: number;
+  /** manager.heartbeat_interval, as configured. */
+  readonly configuredHeartbeatIntervalMs: number;
 }
 
 export function createHealth(nodeId: string, heartbeatIntervalMs: number): Health {
@@ -41,7 +44,20 @@ export function createHealth(nodeId: string, heartbeatIntervalMs: number): Healt
     clockSteps: 0,
     lastError: undefined,
     heartbeatIntervalMs,
+    configuredHeartbeatIntervalMs: heartbeatIntervalMs,
   };
+}
+
+/**
+ * The manager's `heartbeat_interval_seconds` (DESIGN §2): the configured
+ * interval is honoured unless the manager asks for a longer one to protect
+ * itself; 0 (an old manager that sends none) keeps the configured one.
+ */
+export function applyAnnouncedInterval(health: Health, announcedSeconds: number): void {
+  health.heartbeatIntervalMs = Math.max(
+    health.configuredHeartbeatIntervalMs,
+    announcedSeconds > 0 ? announcedSeconds * 1000 : 0,
+  );
 }
 
 /** Records a failed call. */

@@ -24,12 +24,17 @@ export function primaryIp(): string {
   return pick("IPv4") ?? pick("IPv6") ?? "";
 }
 
-/** What RegisterNode tells the manager about this machine. */
+/** What RegisterNode tells the manager about this machine and how this daemon runs. */
 export function hostRegistration(
   nodeId: string,
   labels: Record<string, string> = {},
+  run: { heartbeatIntervalMs?: number; ephemeral?: boolean } = {},
 ): NodeRegistration {
   return {
+    ...(run.heartbeatIntervalMs
+      ? { heartbeatIntervalSeconds: Math.max(1, Math.round(run.heartbeatIntervalMs / 1000)) }
+      : {}),
+    ...(run.ephemeral ? { ephemeral: true } : {}),
     nodeId,
     hostname: os.hostname(),
     ip: primaryIp(),

@@ -11,16 +11,19 @@ import { resolveNodeId } from "./node-id.js";
 import { runOnce } from "./once.js";
 import { formatStatus, readStatus, statusPath } from "./status.js";
 import { createManagerConnection } from "./transport/client.js";
+import { workDirProblem } from "./work-dir.js";
 
-const USAGE = `usage: fleet-daemon [--config daemon.yaml] [--once] [--log-level LEVEL] [--work-dir DIR]
+const USAGE = `usage: fleet-daemon [--config daemon.yaml] [--once] [--ephemeral] [--log-level LEVEL] [--work-dir DIR]
        fleet-daemon status [--config daemon.yaml] [--work-dir DIR]
 
   --config FILE     YAML configuration (daemon, manager, collectors sections)
   --once            collect and report one round, print what was sent, exit non-zero on failure
+  --ephemeral       register as a node that should not linger: the manager deletes it soon
+                    after it goes offline (liveness.ephemeral_forget_after), e.g. with --once
   --log-level LVL   trace, debug, info, warn, error, fatal or silent
   --work-dir DIR    overrides daemon.work_dir (node_id, spool/, status.json)
   status            print work_dir/status.json of a running (or stopped) daemon
-Environment: MANAGER_ADDRESS, LOG_LEVEL, NODE_NAME (node id).
+Environment: MANAGER_ADDRESS, LOG_LEVEL, NODE_NAME (node id), FLEET_LABELS (env=prod,role=web).
 Exit codes: 0 ok, 1 failure, 2 bad configuration.`;
 
 async function main(argv: string[]): Promise<number> {
@@ -52,6 +55,13 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const logger = createLogger("fleet-daemon", config.logLevel);
+  // The existing system's keys Fleet does not implement: one line each, then run.
+  for (const warning of config.warnings) logger.warn(`config: ${warning}`);
+  const workDir = workDirProblem(config.workDir);
+  if (workDir) {
+    process.stderr.write(`fleet-daemon: ${workDir}\n`);
+    return 2;
+  }
   if (config.command === "once") {
     const nodeId = resolveNodeId(config.id, config.workDir);
     const connection = createManagerConnection({
@@ -64,7 +74,11 @@ async function main(argv: string[]): Promise<number> {
     });
     const collectors = createCollectors(config.collectors).map((c) => c.collector);
     try {
-      const report = await runOnce(connection.client, hostRegistration(nodeId), collectors);
+      const registration = hostRegistration(nodeId, config.labels, {
+        heartbeatIntervalMs: config.manager.heartbeatIntervalMs,
+        ephemeral: config.ephemeral,
+      });
+      const report = await runOnce(connection.client, registration, collectors);
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
       return report.collectorErrors.length > 0 || report.rejected > 0 ? 1 : 0;
     } catch (err) {

@@ -12,6 +12,8 @@ export interface FleetClientOptions {
    * --timeout). Streams (WatchNodes) have none: they run until aborted.
    */
   timeoutMs: number;
+  /** PEM of the CA that signed the manager's certificate (--ca / FLEET_CA), for a private CA. */
+  ca?: Buffer | undefined;
 }
 
 /** FleetService over the Connect protocol (JSON) against the manager's HTTP port. */
@@ -29,6 +31,7 @@ export function createFleetClient(opts: FleetClientOptions) {
     httpVersion: "1.1",
     useBinaryFormat: false,
     interceptors,
+    ...(opts.ca ? { nodeOptions: { ca: opts.ca } } : {}),
   });
   // Not the transport's defaultTimeoutMs: that would also cut WatchNodes off.
   const transport: Transport = {

@@ -3,6 +3,7 @@
  * fleetctl: the fleet from a terminal, through FleetService on the manager's
  * HTTP port (Connect protocol). See `fleetctl --help` for commands and exit codes.
  */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { parseDurationMs } from "../common/config-load.js";
 import { createFleetClient } from "./client.js";
@@ -13,6 +14,7 @@ import { nodesCommand } from "./commands/nodes.js";
 import { watchCommand } from "./commands/watch.js";
 import type { CommandContext } from "./context.js";
 import { EXIT, exitCodeOf, UsageError } from "./exit-codes.js";
+import { explainTransportError } from "./explain.js";
 
 const USAGE = `usage: fleetctl [--server URL] [--token TOKEN] [--json] COMMAND [ARGS]
 
@@ -26,6 +28,8 @@ commands:
 options:
   --server URL     manager HTTP address (env FLEET_SERVER, default http://127.0.0.1:8080)
   --token TOKEN    API token, sent as "Authorization: Bearer" (env FLEET_API_TOKEN)
+  --ca FILE        CA (PEM) that signed the manager's HTTPS certificate, for a private CA
+                   such as fleet-manager certs makes (env FLEET_CA)
   --json           machine-readable output (proto JSON, one document or one event per line)
   --timeout 30s    deadline of each call (not of watch)
 
@@ -77,11 +81,25 @@ async function runFleetctl(
     io.err(`fleetctl: --server: expected http://host:port or https://host:port, got "${server}"`);
     return EXIT.usage;
   }
+  const caFile = values.ca ?? env.FLEET_CA;
+  let ca: Buffer | undefined;
+  if (caFile) {
+    try {
+      ca = readFileSync(caFile);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      io.err(
+        `fleetctl: --ca${values.ca ? "" : " (env FLEET_CA)"}: cannot read "${caFile}" (${code})`,
+      );
+      return EXIT.usage;
+    }
+  }
   const ctx: CommandContext = {
     client: createFleetClient({
       server,
       token: values.token ?? env.FLEET_API_TOKEN,
       timeoutMs,
+      ca,
     }),
     json: values.json ?? false,
     args,
@@ -96,7 +114,8 @@ async function runFleetctl(
     return EXIT.ok;
   } catch (err) {
     const code = exitCodeOf(err);
-    io.err(`fleetctl ${name}: ${(err as Error).message}`);
+    const explained = await explainTransportError(err, server, caFile);
+    io.err(`fleetctl ${name}: ${explained ?? (err as Error).message}`);
     if (err instanceof UsageError) io.err(`run "fleetctl --help" for usage`);
     return code;
   }
@@ -110,6 +129,7 @@ function parse(argv: string[]) {
     options: {
       server: { type: "string" },
       token: { type: "string" },
+      ca: { type: "string" },
       json: { type: "boolean" },
       timeout: { type: "string" },
       help: { type: "boolean", short: "h" },

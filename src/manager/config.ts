@@ -6,12 +6,14 @@
  *
  * manager.yaml (all keys optional; values shown are the defaults):
  *
- *   grpc:      { addr: "127.0.0.1:9090", fast_path: true }
+ *   grpc:      { addr: "127.0.0.1:9090", fast_path: true, goaway_after_not_found: 3 }
  *   http:      { addr: "127.0.0.1:8080" }
  *   database:  { url: "", data_dir: ./.fleet, pool_size: 10, start_timeout: 60s }
  *   log_level: info
- *   heartbeat: { interval: 60s, max_per_second: 1000, flush_interval: 500ms, known_node_ttl: 5m }
- *   liveness:  { grace_period: 0s (= grace_multiplier × interval), grace_multiplier: 3,
+ *   heartbeat: { interval: 60s, min_interval: 1s, max_per_second: 1000, flush_interval: 500ms,
+ *                known_node_ttl: 5m }
+ *   liveness:  { grace_period: 0s (= grace_multiplier × the node's interval), grace_multiplier: 3,
+ *                forget_after: 0s (off), ephemeral_forget_after: 5m,
  *                sweep_interval: 5s, mass_miss_fraction: 0.5, mass_miss_min_nodes: 10,
  *                flap_window: 10m, flap_enter: 6, flap_exit: 2 }
  *   ingest:    { batch_window: 5ms, max_batch_rows: 20000, max_concurrent_batches: 4,
@@ -30,6 +32,8 @@
  *                pushback_min: 500ms, pushback_spread: 10s,
  *                max_concurrent_streams: 1000, max_header_list_size: 16KiB }
  */
+
+import { checkConfigKeys } from "../common/config-keys-check.js";
 import {
   deepFreeze,
   getPath,
@@ -53,6 +57,8 @@ export interface ManagerConfig {
   grpcAddr: Address;
   /** Serve ManagerService unary calls on the lean node:http2 path (grpc-fast/). */
   grpcFastPath: boolean;
+  /** NOT_FOUND answers on one HTTP/2 connection after which it gets a GOAWAY (0 = never). */
+  grpcGoawayAfterNotFound: number;
   httpAddr: Address;
   /** postgres:// URL; undefined means embedded PGlite under dataDir. */
   databaseUrl: string | undefined;
@@ -62,12 +68,14 @@ export interface ManagerConfig {
   /** How long start() retries a database it cannot reach (0: fail at once). */
   databaseStartTimeoutMs: number;
   logLevel: LogLevel;
-  /** The smallest heartbeat interval the manager asks daemons for. */
+  /** The heartbeat interval asked of daemons that do not say theirs (the existing Go daemons). */
   heartbeatIntervalSeconds: number;
   /** Explicit opt-out of the secure-by-default checks. */
   insecure: boolean;
   heartbeat: {
-    /** Fleet-wide heartbeat budget: interval = max(interval, nodes / maxPerSecond). */
+    /** The floor's minimum: floor = max(minIntervalSeconds, nodes / maxPerSecond). */
+    minIntervalSeconds: number;
+    /** Fleet-wide heartbeat budget: interval = max(the daemon's interval, floor). */
     maxPerSecond: number;
     /** How often coalesced last_seen updates are written (≤ 1 s). */
     flushIntervalMs: number;
@@ -88,6 +96,10 @@ export interface ManagerConfig {
     flapEnterTransitions: number;
     /** … and at most this many that clear it again (hysteresis). */
     flapExitTransitions: number;
+    /** Offline nodes are deleted after this long (0 = never). */
+    forgetAfterSeconds: number;
+    /** Offline nodes registered as ephemeral are deleted after this long (0 = never). */
+    ephemeralForgetAfterSeconds: number;
   };
   ingest: {
     /** How long the first request of a batch waits for company. */
@@ -138,6 +150,7 @@ export interface ManagerConfig {
 export const MANAGER_DEFAULTS: ManagerConfig = {
   grpcAddr: { host: "127.0.0.1", port: 9090 },
   grpcFastPath: true,
+  grpcGoawayAfterNotFound: 3,
   httpAddr: { host: "127.0.0.1", port: 8080 },
   databaseUrl: undefined,
   dataDir: "./.fleet",
@@ -146,7 +159,12 @@ export const MANAGER_DEFAULTS: ManagerConfig = {
   logLevel: "info",
   heartbeatIntervalSeconds: 60,
   insecure: false,
-  heartbeat: { maxPerSecond: 1000, flushIntervalMs: 500, knownNodeTtlMs: 300_000 },
+  heartbeat: {
+    minIntervalSeconds: 1,
+    maxPerSecond: 1000,
+    flushIntervalMs: 500,
+    knownNodeTtlMs: 300_000,
+  },
   liveness: {
     gracePeriodSeconds: 0,
     graceMultiplier: 3,
@@ -156,6 +174,8 @@ export const MANAGER_DEFAULTS: ManagerConfig = {
     flapWindowSeconds: 600,
     flapEnterTransitions: 6,
     flapExitTransitions: 2,
+    forgetAfterSeconds: 0,
+    ephemeralForgetAfterSeconds: 300,
   },
   ingest: {
     batchWindowMs: 5,
@@ -366,6 +386,16 @@ export const MANAGER_CONFIG_KEYS: readonly ConfigKeyDoc[] = [
     },
   }),
   key({
+    yaml: "grpc.goaway_after_not_found",
+    description:
+      "NOT_FOUND answers on one HTTP/2 connection after which the manager closes it gracefully (GOAWAY), so daemons of the existing Go system, which register only when they connect, come back by themselves; 0 = never",
+    parse: integer(0, 1_000_000),
+    get: (c) => c.grpcGoawayAfterNotFound,
+    set: (c, v) => {
+      c.grpcGoawayAfterNotFound = v;
+    },
+  }),
+  key({
     yaml: "http.addr",
     env: "FLEET_HTTP_ADDR",
     description: "HTTP listen address (dashboard, Connect JSON API, /healthz, /readyz, /metrics)",
@@ -430,7 +460,8 @@ export const MANAGER_CONFIG_KEYS: readonly ConfigKeyDoc[] = [
   }),
   key({
     yaml: "heartbeat.interval",
-    description: "Smallest heartbeat interval asked of daemons",
+    description:
+      "Heartbeat interval asked of daemons that do not say theirs (the existing Go daemons); ours send their manager.heartbeat_interval and get max(it, floor)",
     parse: durationS(1, 3600),
     get: (c) => c.heartbeatIntervalSeconds,
     set: (c, v) => {
@@ -439,8 +470,20 @@ export const MANAGER_CONFIG_KEYS: readonly ConfigKeyDoc[] = [
     format: (v) => fmtMs(v * 1000),
   }),
   key({
+    yaml: "heartbeat.min_interval",
+    description:
+      "Smallest heartbeat interval the manager accepts: floor = max(min_interval, nodes / max_per_second)",
+    parse: durationS(1, 3600),
+    get: (c) => c.heartbeat.minIntervalSeconds,
+    set: (c, v) => {
+      c.heartbeat.minIntervalSeconds = v;
+    },
+    format: (v) => fmtMs(v * 1000),
+  }),
+  key({
     yaml: "heartbeat.max_per_second",
-    description: "Fleet-wide heartbeat budget; the interval grows to nodes / max_per_second",
+    description:
+      "Fleet-wide heartbeat budget; the floor grows to nodes / max_per_second (a large fleet is slowed down)",
     parse: integer(1, 1_000_000),
     get: (c) => c.heartbeat.maxPerSecond,
     set: (c, v) => {
@@ -470,7 +513,7 @@ export const MANAGER_CONFIG_KEYS: readonly ConfigKeyDoc[] = [
   key({
     yaml: "liveness.grace_period",
     description:
-      "Silence after which a node is offline; 0s means grace_multiplier × heartbeat interval",
+      "Silence after which a node is offline, the same for every node; 0s means per node: grace_multiplier × max(its interval, its observed cadence)",
     parse: durationS(0, 86_400),
     get: (c) => c.liveness.gracePeriodSeconds,
     set: (c, v) => {
@@ -480,7 +523,8 @@ export const MANAGER_CONFIG_KEYS: readonly ConfigKeyDoc[] = [
   }),
   key({
     yaml: "liveness.grace_multiplier",
-    description: "Grace period in heartbeat intervals, when grace_period is 0s",
+    description:
+      "Grace period in heartbeat intervals (the node's own: announced or observed, whichever is longer), when grace_period is 0s",
     parse: integer(2, 100),
     get: (c) => c.liveness.graceMultiplier,
     set: (c, v) => {
@@ -544,6 +588,28 @@ export const MANAGER_CONFIG_KEYS: readonly ConfigKeyDoc[] = [
     set: (c, v) => {
       c.liveness.flapExitTransitions = v;
     },
+  }),
+  key({
+    yaml: "liveness.forget_after",
+    description:
+      "Nodes offline for longer are deleted with their metrics (a `deleted` event says why), e.g. 7d; 0s = never",
+    parse: durationS(0, 3650 * 86_400),
+    get: (c) => c.liveness.forgetAfterSeconds,
+    set: (c, v) => {
+      c.liveness.forgetAfterSeconds = v;
+    },
+    format: (v) => fmtMs(v * 1000),
+  }),
+  key({
+    yaml: "liveness.ephemeral_forget_after",
+    description:
+      "Nodes registered with fleet-daemon --ephemeral are deleted with their metrics after this long offline; 0s = never",
+    parse: durationS(0, 3650 * 86_400),
+    get: (c) => c.liveness.ephemeralForgetAfterSeconds,
+    set: (c, v) => {
+      c.liveness.ephemeralForgetAfterSeconds = v;
+    },
+    format: (v) => fmtMs(v * 1000),
   }),
   key({
     yaml: "ingest.batch_window",
@@ -856,7 +922,13 @@ export function loadManagerConfig(input: LoadManagerConfigInput): Readonly<Manag
       problems.push(`${k.yaml} (${source}): expected ${expected}, got ${JSON.stringify(shown)}`);
     }
   }
-  problems.push(...unknownKeys(file, configPath));
+  // YAML keys nobody reads are mistakes (a typo silently keeping a default).
+  problems.push(
+    ...checkConfigKeys(file, {
+      source: configPath ?? "",
+      known: (MANAGER_CONFIG_KEYS as readonly ConfigKey[]).map((k) => k.yaml),
+    }).problems,
+  );
 
   if (cfg.liveness.flapExitTransitions >= cfg.liveness.flapEnterTransitions) {
     problems.push(
@@ -943,35 +1015,6 @@ export function insecureListenerProblem(config: Readonly<ManagerConfig>): string
   return missing.length
     ? `refusing to listen beyond loopback without authentication: ${missing.join("; ")} (or pass --insecure)`
     : undefined;
-}
-
-/** YAML keys nobody reads are mistakes (a typo silently keeping a default). */
-function unknownKeys(file: Record<string, unknown>, source: string | undefined): string[] {
-  const known = new Set((MANAGER_CONFIG_KEYS as readonly ConfigKey[]).map((k) => k.yaml));
-  const prefixes = new Set(
-    [...known].flatMap((k) =>
-      k
-        .split(".")
-        .slice(0, -1)
-        .map((_, i, a) => a.slice(0, i + 1).join(".")),
-    ),
-  );
-  const out: string[] = [];
-  const walk = (obj: Record<string, unknown>, prefix: string) => {
-    for (const [k, v] of Object.entries(obj)) {
-      const path = prefix ? `${prefix}.${k}` : k;
-      if (known.has(path)) continue;
-      if (prefixes.has(path) && v !== null && typeof v === "object" && !Array.isArray(v)) {
-        walk(v as Record<string, unknown>, path);
-      } else if (prefixes.has(path)) {
-        out.push(`${path} (${source}): expected a mapping, got ${JSON.stringify(v)}`);
-      } else {
-        out.push(`${path} (${source}): unknown key`);
-      }
-    }
-  };
-  walk(file, "");
-  return out;
 }
 
 /** The validation limits in force, with the retention window from `retention.days`. */

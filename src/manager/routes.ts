@@ -12,6 +12,7 @@ import { createQueryMetricsHandler } from "./handlers/query-metrics.js";
 import { createRegisterNodeHandler, type PacingSource } from "./handlers/register-node.js";
 import { createReportMetricsHandler } from "./handlers/report-metrics.js";
 import { createWatchNodesHandler } from "./handlers/watch-nodes.js";
+import type { NotFoundGoaway } from "./interceptors/not-found-goaway.js";
 import type { FleetQueryService } from "./services/fleet-query.js";
 import type { MetricsService } from "./services/metrics.js";
 import type { NodeWatchHub } from "./services/node-watch.js";
@@ -19,6 +20,8 @@ import type { NodeService } from "./services/nodes.js";
 import type { ServingState } from "./services/serving-state.js";
 
 export interface Services {
+  /** Registrations reset a connection's NOT_FOUND count (interceptors/not-found-goaway.ts). */
+  goaway: Pick<NotFoundGoaway, "registered">;
   nodes: NodeService;
   metrics: MetricsService;
   pacing: PacingSource;
@@ -30,7 +33,7 @@ export interface Services {
 export function managerRoutes(s: Services) {
   return (router: ConnectRouter) => {
     router.service(ManagerService, {
-      registerNode: createRegisterNodeHandler(s.nodes, s.pacing),
+      registerNode: createRegisterNodeHandler(s.nodes, s.pacing, s.goaway),
       heartbeat: createHeartbeatHandler(s.nodes, s.pacing),
       reportMetrics: createReportMetricsHandler(s.metrics),
     });
@@ -41,8 +44,8 @@ export function managerRoutes(s: Services) {
 export function fleetRoutes(s: Services) {
   return (router: ConnectRouter) => {
     router.service(FleetService, {
-      listNodes: createListNodesHandler(s.nodes),
-      getNode: createGetNodeHandler(s.nodes),
+      listNodes: createListNodesHandler(s.nodes, s.pacing),
+      getNode: createGetNodeHandler(s.nodes, s.pacing),
       deleteNode: createDeleteNodeHandler(s.fleet),
       queryMetrics: createQueryMetricsHandler(s.fleet),
       getFleetSummary: createGetFleetSummaryHandler(s.fleet),

@@ -23,6 +23,11 @@ import {
 } from "./interceptors/auth.js";
 import { createErrorInterceptor } from "./interceptors/errors.js";
 import { createInputGuardInterceptor } from "./interceptors/input-guard.js";
+import {
+  answerUnimplemented,
+  createNotFoundGoaway,
+  grpcSessionKey,
+} from "./interceptors/not-found-goaway.js";
 import { createObserveInterceptor } from "./interceptors/observe.js";
 import { createValidateInterceptor } from "./interceptors/validate.js";
 import { createOpsHttpHandler } from "./ops-http.js";
@@ -152,10 +157,18 @@ export function createManager(
       // Partitions for the whole retention window exist before the first row arrives.
       await retention.maintain();
       const known = createKnownNodes(db, { ttlMs: config.heartbeat.knownNodeTtlMs });
+      const pacing = createPacing({
+        minIntervalSeconds: config.heartbeat.minIntervalSeconds,
+        defaultIntervalSeconds: config.heartbeatIntervalSeconds,
+        maxPerSecond: config.heartbeat.maxPerSecond,
+        graceMultiplier: config.liveness.graceMultiplier,
+        gracePeriodSeconds: config.liveness.gracePeriodSeconds,
+      });
       const heartbeats = createHeartbeatBatcher({
         db,
         known,
         flushIntervalMs: config.heartbeat.flushIntervalMs,
+        graceRule: () => pacing.graceRule(),
         telemetry,
         logger,
       });
@@ -163,10 +176,6 @@ export function createManager(
         { db, telemetry, logger, onNodeGone: (id) => known.forget(id) },
         config.ingest,
       );
-      const pacing = createPacing({
-        minIntervalSeconds: config.heartbeatIntervalSeconds,
-        maxPerSecond: config.heartbeat.maxPerSecond,
-      });
       const liveness = createLiveness({
         handle,
         pacing,
@@ -185,7 +194,12 @@ export function createManager(
       });
       runtime = { liveness, heartbeats, ingest, retention, pacing, telemetry, serving };
 
+      const notFoundGoaway = createNotFoundGoaway({
+        after: config.grpcGoawayAfterNotFound,
+        logger,
+      });
       const services: Services = {
+        goaway: notFoundGoaway,
         nodes: createNodeService(db, { known, heartbeats }),
         metrics: createMetricsService({ known, batcher: ingest, limits }),
         pacing,
@@ -207,7 +221,7 @@ export function createManager(
       const interceptors = [
         createObserveInterceptor(telemetry),
         createShedInterceptor(admission),
-        createErrorInterceptor(logger),
+        createErrorInterceptor(logger, notFoundGoaway.onError),
         createAuthInterceptor({
           apiToken: config.auth.apiToken,
           enrollToken: config.auth.enrollToken,
@@ -219,7 +233,12 @@ export function createManager(
         createRateLimitInterceptor(admission),
       ];
       const contextValues = (req: Parameters<typeof peerIdentityOf>[0]) =>
-        createContextValues().set(peerIdentityKey, peerIdentityOf(req));
+        createContextValues()
+          .set(peerIdentityKey, peerIdentityOf(req))
+          .set(
+            grpcSessionKey,
+            "stream" in req ? (req.stream?.session as http2.ServerHttp2Session) : undefined,
+          );
       const tokenGate = createHttpTokenGate(config.auth.apiToken);
       const ops = createOpsHttpHandler({ handle: () => database, serving, telemetry, logger });
 
@@ -235,6 +254,10 @@ export function createManager(
         grpc: true,
         grpcWeb: false,
         connect: false,
+        // Unknown methods: gRPC UNIMPLEMENTED, not HTTP 404 (also for the fast path's fallback).
+        fallback: answerUnimplemented as unknown as Parameters<
+          typeof connectNodeAdapter
+        >[0]["fallback"],
       });
       const grpcHandler =
         (opts.fastUnaryGrpc ?? config.grpcFastPath)

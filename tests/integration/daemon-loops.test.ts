@@ -39,12 +39,9 @@ describe("fleet-daemon loops against a real manager", () => {
   it("registers, heartbeats and reports every collector with its labels", async () => {
     const nodeId = uniqueNodeId("loops");
     const { logger, events } = memoryLogger();
-    // The config asks for 30 s heartbeats; the manager's heartbeat_interval_seconds (1) wins.
+    // The config asks for 1 s heartbeats and the manager's floor (1 s) does not ask for more.
     const config = testDaemonConfig(manager.grpcUrl, nodeId);
-    const daemon = createDaemon(
-      { ...config, manager: { ...config.manager, heartbeatIntervalMs: 30_000 } },
-      { logger },
-    );
+    const daemon = createDaemon(config, { logger });
     await daemon.start();
     try {
       const d = manager.database.db;

@@ -2,7 +2,10 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { RegisterNodeRequestSchema } from "../../gen/manager/manager_pb.js";
+import type {
+  RegisterNodeRequest,
+  RegisterNodeRequestSchema,
+} from "../../gen/manager/manager_pb.js";
 import { createManagerClient, type ManagerClient } from "../../src/daemon/transport/client.js";
 import { metrics } from "../../src/manager/db/schema/metrics.js";
 import type { Manager } from "../../src/manager/server.js";
@@ -30,7 +33,9 @@ describe("ManagerService status codes and messages", () => {
   let client: ManagerClient;
   let nodeId: string;
   const now = () => Math.floor(Date.now() / 1000);
-  const reg = (over: Partial<MessageInitShape<typeof RegisterNodeRequestSchema>> = {}) => ({
+  const reg = (
+    over: Partial<Omit<RegisterNodeRequest, "$typeName" | "$unknown">> = {},
+  ): MessageInitShape<typeof RegisterNodeRequestSchema> => ({
     nodeId: uniqueNodeId("err"),
     hostname: "h",
     ip: "10.1.2.3",

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
 import { packageRoot } from "../../src/common/package-root.js";
+import { loadDaemonConfig } from "../../src/daemon/config.js";
 
 /** Shapes of the Kubernetes objects we check; only the fields we look at. */
 interface Container {
@@ -210,5 +211,58 @@ describe("deploy/kubernetes", () => {
     expect(init, "an initContainer mounting the state volume").toBeDefined();
     expect(init?.securityContext?.runAsUser).toBe(0);
     expect(init?.command?.join(" ")).toContain(`chown 1000:1000 ${workDir}`);
+  });
+});
+
+describe("node labels in the deploy examples", () => {
+  const load = (yaml: string, env: Record<string, string> = {}) =>
+    loadDaemonConfig({
+      argv: ["--config", "daemon.yaml"],
+      env,
+      // TLS and token files named in the examples only need to be readable.
+      readFile: (p) => (p === "daemon.yaml" ? yaml : "PEM"),
+    });
+
+  it("the DaemonSet passes labels through the downward API into FLEET_LABELS", () => {
+    const daemon = docs("deploy/kubernetes/daemon.yaml");
+    const ds = byKind(daemon, "DaemonSet");
+    const env = ds.spec?.template?.spec.containers[0]?.env ?? [];
+    const byName = Object.fromEntries(env.map((e) => [e.name, e]));
+    expect(byName.K8S_ENV?.valueFrom).toEqual({
+      fieldRef: { fieldPath: "metadata.labels['fleet.example.com/env']" },
+    });
+    const template = ds.spec?.template as unknown as {
+      metadata: { labels: Record<string, string> };
+    };
+    const podEnv = template.metadata.labels["fleet.example.com/env"] as string;
+    // What the kubelet does: fieldRefs resolved, then $(VAR) expanded in order.
+    const resolved: Record<string, string> = {
+      NODE_NAME: "node-7",
+      K8S_ENV: podEnv,
+      K8S_HOST_IP: "10.0.0.7",
+    };
+    const labels = (byName.FLEET_LABELS?.value ?? "").replace(
+      /\$\((\w+)\)/g,
+      (_, v: string) => resolved[v] ?? "",
+    );
+    const config = load(byKind(daemon, "ConfigMap").data?.["daemon.yaml"] ?? "", {
+      FLEET_LABELS: labels,
+    });
+    expect(config.labels).toEqual({
+      cluster: "prod-eu",
+      env: "prod",
+      k8s_node: "node-7",
+      host_ip: "10.0.0.7",
+    });
+  });
+
+  it("the systemd example config has a labels block and loads strictly", () => {
+    const config = load(readFileSync(join(root, "deploy/systemd/daemon.yaml"), "utf8"));
+    expect(config.labels).toEqual({ env: "prod", role: "web", datacenter: "fra1" });
+    expect(config.warnings).toEqual([]);
+    expect(config.workDir).toBe("/var/lib/fleet-daemon");
+    expect(readFileSync(join(root, "deploy/systemd/fleet-daemon.service"), "utf8")).toContain(
+      "StateDirectory=fleet-daemon",
+    );
   });
 });

@@ -96,7 +96,7 @@ ingest: { batch_windw: 5ms }
         "liveness.mass_miss_fraction (m.yaml): expected a number in (0, 1], got 1.5",
         "retention.days (m.yaml): expected an integer from 1 to 3650, got 0",
         'limits.request_max_bytes (m.yaml): expected a size from 1024 to 268435456 bytes (e.g. 4MiB), got "10GiB"',
-        "ingest.batch_windw (m.yaml): unknown key",
+        "ingest.batch_windw (m.yaml): unknown key, did you mean ingest.batch_window?",
         "liveness.flap_exit: must be below liveness.flap_enter (3), got 3",
       ]),
     );

@@ -1,5 +1,5 @@
 import type { Logger } from "../../common/logging.js";
-import { type Health, noteError } from "../health.js";
+import { applyAnnouncedInterval, type Health, noteError } from "../health.js";
 import type { LimitedLog } from "../log-limit.js";
 import type { ManagerClient } from "../transport/client.js";
 import { describeError, policyFor } from "../transport/errors.js";
@@ -21,8 +21,8 @@ export interface HeartbeatLoopOptions {
 }
 
 /**
- * Heartbeat every interval ±10 %; the interval is the manager's
- * `heartbeat_interval_seconds` once it has sent one. NOT_FOUND means the
+ * Heartbeat every interval ±10 %; the interval is manager.heartbeat_interval,
+ * or the manager's longer `heartbeat_interval_seconds`. NOT_FOUND means the
  * manager lost us: register again and carry on.
  */
 export async function runHeartbeatLoop(o: HeartbeatLoopOptions): Promise<void> {
@@ -39,8 +39,7 @@ export async function runHeartbeatLoop(o: HeartbeatLoopOptions): Promise<void> {
       o.health.lastContactAt = Date.now();
       o.contact?.reached();
       o.logger.debug({ nextInSeconds: res.heartbeatIntervalSeconds }, "heartbeat ok");
-      if (res.heartbeatIntervalSeconds > 0)
-        o.health.heartbeatIntervalMs = res.heartbeatIntervalSeconds * 1000;
+      applyAnnouncedInterval(o.health, res.heartbeatIntervalSeconds);
     } catch (err) {
       if (o.signal.aborted) break;
       noteError(o.health, err);

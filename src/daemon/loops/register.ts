@@ -1,5 +1,5 @@
 import type { NodeRegistration } from "../../common/types.js";
-import { type Health, noteError } from "../health.js";
+import { applyAnnouncedInterval, type Health, noteError } from "../health.js";
 import type { LimitedLog } from "../log-limit.js";
 import type { ManagerClient } from "../transport/client.js";
 import { describeError, policyFor } from "../transport/errors.js";
@@ -44,8 +44,7 @@ export function createRegistration(o: RegistrationOptions): Registration {
         const res = await o.client.registerNode(o.info, { signal: o.signal });
         o.health.registered = true;
         o.health.lastContactAt = Date.now();
-        if (res.heartbeatIntervalSeconds > 0)
-          o.health.heartbeatIntervalMs = res.heartbeatIntervalSeconds * 1000;
+        applyAnnouncedInterval(o.health, res.heartbeatIntervalSeconds);
         o.contact?.reached();
         o.onRegistered?.();
         return true;

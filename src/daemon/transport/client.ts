@@ -5,6 +5,7 @@ import { ManagerService } from "../../../gen/manager/manager_pb.js";
 import { createAttemptTimeoutInterceptor, createDeadlineInterceptor } from "./deadline.js";
 import { createErrorMappingInterceptor } from "./error-map.js";
 import { describeError, errorCode, tlsHint } from "./errors.js";
+import { explainProtocolMismatch } from "./protocol-probe.js";
 import { createRetryInterceptor, type RetryOptions } from "./retry.js";
 import { probeTls } from "./tls-probe.js";
 
@@ -68,12 +69,18 @@ export function createManagerConnection(opts: ManagerClientOptions): ManagerConn
     async diagnose(err) {
       const text = describeError(err);
       const code = errorCode(err);
-      if (
-        !opts.tls ||
-        ![Code.Canceled, Code.Unavailable, Code.Internal, Code.Unknown].includes(code)
-      )
+      if (![Code.Canceled, Code.Unavailable, Code.Internal, Code.Unknown].includes(code))
         return text;
       const url = new URL(baseUrl);
+      // The wrong port, or TLS on one side only, shows up as a riddle from HTTP/2 or OpenSSL.
+      const mismatch = await explainProtocolMismatch(
+        opts.address,
+        url.hostname,
+        Number(url.port || (opts.tls ? 443 : 80)),
+        Boolean(opts.tls),
+      );
+      if (mismatch) return `[${Code[code]}] ${mismatch}`;
+      if (!opts.tls) return text;
       const found = await probeTls(url.hostname, Number(url.port || 443), tlsOptions);
       if (!found) return text;
       const hint = tlsHint(found);

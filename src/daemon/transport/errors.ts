@@ -78,8 +78,16 @@ export function describeError(err: unknown): string {
     if (code && !chain.some((m) => m.includes(code))) chain.push(code);
   }
   const text = chain.join(": ").replace(/\s*\n\s*/g, " ");
-  const hint = tlsHint(text);
+  // The manager's PERMISSION_DENIED names both identities; a CA hint would send the operator astray.
+  const hint = ce.code === Code.PermissionDenied ? identityHint(text) : tlsHint(text);
   return `[${Code[ce.code]}] ${text}${hint ? ` — ${hint}` : ""}`;
+}
+
+/** For a node_id that is not the client certificate's: what to change. */
+function identityHint(text: string): string | undefined {
+  return /client certificate/.test(text)
+    ? "set daemon.id (or NODE_NAME) to the certificate's node, or give this daemon its own certificate (manager.tls.cert_file/key_file)"
+    : undefined;
 }
 
 /** What an operator should check, for TLS and connection failures. */

@@ -30,6 +30,10 @@ export async function nodeCommand(ctx: CommandContext): Promise<void> {
       ["labels", labelText(node.labels)],
       ["registered_at", isoTime(Number(node.registeredAt))],
       ["last_seen_at", last ? `${isoTime(last)} (${ago(last)})` : "never"],
+      [
+        "heartbeat",
+        `every ${node.heartbeatIntervalSeconds}s${node.observedIntervalSeconds ? ` (seen ${node.observedIntervalSeconds}s)` : ""}, offline after ${node.gracePeriodSeconds}s${node.ephemeral ? ", ephemeral" : ""}`,
+      ],
     ]),
   );
 }

@@ -11,7 +11,7 @@ export function createHeartbeatHandler(nodes: NodeService, pacing: PacingSource)
     await nodes.heartbeat(req.nodeId, Number(req.timestamp));
     return {
       success: true,
-      heartbeatIntervalSeconds: pacing.heartbeatIntervalSeconds(),
+      heartbeatIntervalSeconds: pacing.intervalFor(nodes.requestedIntervalSeconds(req.nodeId)),
       serverTime: BigInt(Math.floor(Date.now() / 1000)),
     };
   };

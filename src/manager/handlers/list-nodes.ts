@@ -2,15 +2,16 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { ListNodesRequest, ListNodesResponseSchema } from "../../../gen/fleet/v1/fleet_pb.js";
 import type { NodeService } from "../services/nodes.js";
 import { toNodeMessage } from "./node-message.js";
+import type { PacingSource } from "./register-node.js";
 
 /** ListNodes: status filter, label selector, keyset pagination. */
-export function createListNodesHandler(nodes: NodeService) {
+export function createListNodesHandler(nodes: NodeService, pacing: PacingSource) {
   return async (
     req: ListNodesRequest,
   ): Promise<MessageInitShape<typeof ListNodesResponseSchema>> => {
     const page = await nodes.list(req);
     return {
-      nodes: page.rows.map(toNodeMessage),
+      nodes: page.rows.map((row) => toNodeMessage(row, pacing)),
       nextPageToken: page.nextPageToken,
       total: BigInt(page.total),
     };

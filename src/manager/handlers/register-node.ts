@@ -1,4 +1,5 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { ContextValues, HandlerContext } from "@connectrpc/connect";
 import type {
   RegisterNodeRequest,
   RegisterNodeResponseSchema,
@@ -6,13 +7,21 @@ import type {
 import type { NodeService } from "../services/nodes.js";
 
 export interface PacingSource {
-  heartbeatIntervalSeconds(): number;
+  /** The interval asked of a node configured for `requestedSeconds` (0 = not said). */
+  intervalFor(requestedSeconds: number): number;
+  /** A node's grace from its requested interval and observed cadence. */
+  graceFor(requestedSeconds: number, observedSeconds: number): number;
 }
 
 /** RegisterNode: proto → NodeRegistration → nodes service. */
-export function createRegisterNodeHandler(nodes: NodeService, pacing: PacingSource) {
+export function createRegisterNodeHandler(
+  nodes: NodeService,
+  pacing: PacingSource,
+  goaway: { registered(values: ContextValues): void },
+) {
   return async (
     req: RegisterNodeRequest,
+    ctx: HandlerContext,
   ): Promise<MessageInitShape<typeof RegisterNodeResponseSchema>> => {
     await nodes.register({
       nodeId: req.nodeId,
@@ -23,11 +32,14 @@ export function createRegisterNodeHandler(nodes: NodeService, pacing: PacingSour
       labels: { ...req.labels },
       daemonVersion: req.daemonVersion,
       agentVersion: req.agentVersion,
+      heartbeatIntervalSeconds: req.heartbeatIntervalSeconds,
+      ephemeral: req.ephemeral,
     });
+    goaway.registered(ctx.values);
     return {
       success: true,
       message: "registered",
-      heartbeatIntervalSeconds: pacing.heartbeatIntervalSeconds(),
+      heartbeatIntervalSeconds: pacing.intervalFor(req.heartbeatIntervalSeconds),
       serverTime: BigInt(Math.floor(Date.now() / 1000)),
     };
   };

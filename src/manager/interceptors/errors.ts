@@ -1,4 +1,10 @@
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  type Interceptor,
+  type StreamRequest,
+  type UnaryRequest,
+} from "@connectrpc/connect";
 import { FleetError, type FleetErrorKind } from "../../common/errors.js";
 import type { Logger } from "../../common/logging.js";
 import { KIND_TO_GRPC_CODE } from "../../common/status-codes.js";
@@ -40,14 +46,22 @@ export function toConnectError(err: unknown, logger: Logger, procedure: string):
   return new ConnectError("internal error", Code.Internal, undefined, undefined, err);
 }
 
-/** Maps errors thrown by handlers, for unary and streaming responses alike. */
-export function createErrorInterceptor(logger: Logger): Interceptor {
+/**
+ * Maps errors thrown by handlers, for unary and streaming responses alike.
+ * `onError` sees each mapped unary failure (the NOT_FOUND → GOAWAY rule).
+ */
+export function createErrorInterceptor(
+  logger: Logger,
+  onError?: (req: UnaryRequest | StreamRequest, err: ConnectError) => void,
+): Interceptor {
   return (next) => async (req) => {
     let res: Awaited<ReturnType<typeof next>>;
     try {
       res = await next(req);
     } catch (err) {
-      throw toConnectError(err, logger, req.url);
+      const mapped = toConnectError(err, logger, req.url);
+      onError?.(req, mapped);
+      throw mapped;
     }
     return res.stream ? { ...res, message: mapStreamErrors(res.message, logger, req.url) } : res;
   };

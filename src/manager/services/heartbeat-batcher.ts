@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { Logger } from "../../common/logging.js";
 import type { Database } from "../db/client.js";
+import type { GraceRule } from "../db/queries/liveness.js";
 import { touchLastSeen } from "../db/queries/nodes.js";
 import { storeUnavailableCode } from "../db/store-errors.js";
 import type { Telemetry } from "../telemetry.js";
@@ -20,6 +21,8 @@ export function createHeartbeatBatcher(deps: {
   db: Database;
   known: KnownNodes;
   flushIntervalMs: number;
+  /** Each node's grace rule, so the flush can keep its observed cadence (pacing.ts). */
+  graceRule: () => GraceRule;
   telemetry: Telemetry;
   logger: Logger;
 }) {
@@ -50,7 +53,7 @@ export function createHeartbeatBatcher(deps: {
     const started = performance.now();
     try {
       const entries = [...batch].map(([nodeId, s]) => ({ nodeId, ...s }));
-      const found = new Set(await touchLastSeen(deps.db, entries));
+      const found = new Set(await touchLastSeen(deps.db, entries, deps.graceRule()));
       deps.telemetry.heartbeatFlushSize.observe(batch.size);
       deps.telemetry.heartbeatFlushSeconds.observe((performance.now() - started) / 1000);
       // Gone from the database (deleted elsewhere): the next heartbeat gets NOT_FOUND.

@@ -9,8 +9,14 @@ import { findNode } from "../db/queries/nodes.js";
  * node deleted elsewhere is noticed), and the heartbeat flush evicts ids the
  * database no longer has.
  */
+interface Known {
+  until: number;
+  /** The interval the node asked for at registration (0 = not said), for the heartbeat's answer. */
+  requestedIntervalSeconds: number;
+}
+
 export function createKnownNodes(db: Database, opts: { ttlMs: number }) {
-  const known = new Map<string, number>();
+  const known = new Map<string, Known>();
   const lookups = new Map<string, Promise<boolean>>();
 
   const lookup = (nodeId: string): Promise<boolean> => {
@@ -18,7 +24,11 @@ export function createKnownNodes(db: Database, opts: { ttlMs: number }) {
     if (!p) {
       p = findNode(db, nodeId)
         .then((row) => {
-          if (row) known.set(nodeId, Date.now() + opts.ttlMs);
+          if (row)
+            known.set(nodeId, {
+              until: Date.now() + opts.ttlMs,
+              requestedIntervalSeconds: row.requestedIntervalSeconds,
+            });
           return row !== undefined;
         })
         .finally(() => lookups.delete(nodeId));
@@ -30,20 +40,24 @@ export function createKnownNodes(db: Database, opts: { ttlMs: number }) {
   return {
     /** True when memory alone says the node exists (fresh entry): the hot path needs no promise. */
     isKnown(nodeId: string): boolean {
-      const until = known.get(nodeId);
-      return until !== undefined && until > Date.now();
+      const entry = known.get(nodeId);
+      return entry !== undefined && entry.until > Date.now();
+    },
+    /** The interval a known node asked for (0 when not said or not known here). */
+    requestedIntervalSeconds(nodeId: string): number {
+      return known.get(nodeId)?.requestedIntervalSeconds ?? 0;
     },
     /** Resolves when the node exists; NodeNotFoundError otherwise. */
     async require(nodeId: string): Promise<void> {
-      const until = known.get(nodeId);
-      if (until !== undefined && until > Date.now()) return;
+      const entry = known.get(nodeId);
+      if (entry !== undefined && entry.until > Date.now()) return;
       if (!(await lookup(nodeId))) {
         known.delete(nodeId);
         throw new NodeNotFoundError(nodeId);
       }
     },
-    add(nodeId: string): void {
-      known.set(nodeId, Date.now() + opts.ttlMs);
+    add(nodeId: string, requestedIntervalSeconds = 0): void {
+      known.set(nodeId, { until: Date.now() + opts.ttlMs, requestedIntervalSeconds });
     },
     forget(nodeId: string): void {
       known.delete(nodeId);

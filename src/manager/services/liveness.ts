@@ -3,6 +3,8 @@ import type { DatabaseHandle } from "../db/client.js";
 import {
   countByStatus,
   countSilent,
+  type ForgetRule,
+  forgetGoneNodes,
   markHeardOnline,
   markSilentOffline,
   type Transition,
@@ -15,8 +17,8 @@ import type { Pacing } from "./pacing.js";
 /** The leader_leases row of the sweeper: one replica at a time sweeps. */
 export const SWEEPER_LEASE = "liveness-sweeper";
 
-export interface LivenessOptions {
-  /** 0: graceMultiplier × the current heartbeat interval. */
+export interface LivenessOptions extends ForgetRule {
+  /** 0: graceMultiplier × the node's own interval (services/pacing.ts). */
   gracePeriodSeconds: number;
   graceMultiplier: number;
   sweepIntervalMs: number;
@@ -37,10 +39,11 @@ export interface SweepResult {
 /**
  * Online/offline from last_seen and a grace period, written as node events.
  * Every replica counts nodes (for pacing and /metrics); only the holder of the
- * sweeper's leader lease sweeps, so replicas on one database agree. Guards:
- * no node goes offline before a full grace period, plus the longest pushback
- * it hands out, has passed since this process started (its heartbeats were
- * not being received, then shed), and when a large
+ * sweeper's leader lease sweeps, so replicas on one database agree. Each node
+ * has its own grace (pacing.ts). Guards: no node goes offline before its own
+ * grace, plus the longest pushback this process hands out, has passed since
+ * this process started (its heartbeats were not being received, then shed),
+ * and when a large
  * share of the fleet goes silent at once the manager suspects itself and holds
  * offline transitions.
  */
@@ -66,8 +69,8 @@ export function createLiveness(deps: {
   let suspect = false;
   telemetry.setNodeCountSource(() => counts);
 
-  const graceSeconds = () =>
-    options.gracePeriodSeconds || options.graceMultiplier * deps.pacing.heartbeatIntervalSeconds();
+  /** The grace of a node that neither says its interval nor has been seen keeping one. */
+  const graceSeconds = () => deps.pacing.graceFor(0, 0);
 
   const refreshCounts = async () => {
     counts = await countByStatus(handle.db);
@@ -83,32 +86,31 @@ export function createLiveness(deps: {
   const sweep = async (now: Date): Promise<SweepResult> => {
     if (!(await lead())) return { outcome: "not_leader", transitions: [] };
     await deps.flushHeartbeats();
-    const grace = graceSeconds();
-    const cutoff = new Date(now.getTime() - grace * 1000);
-    const transitions = await markHeardOnline(handle.db, now, cutoff);
+    // Each node's grace comes from its own interval and cadence (pacing.ts), in SQL.
+    const rule = deps.pacing.graceRule();
+    // The hold covers the longest pushback: a node told to wait that long after
+    // the restart must still get its whole grace once it may call again.
+    const started = new Date(startedAt + (deps.restartPushbackMs ?? 0));
+    const transitions = await markHeardOnline(handle.db, now, rule);
     let outcome: SweepOutcome = "swept";
-    // The hold covers the longest pushback this process hands out: a node told to wait
-    // that long after the restart must still get its whole grace once it may call again.
-    if (now.getTime() - startedAt < grace * 1000 + (deps.restartPushbackMs ?? 0)) {
-      outcome = "restart_grace";
-    } else {
-      const { online, silent } = await countSilent(handle.db, cutoff);
-      const share = online > 0 ? silent / online : 0;
-      if (online >= options.massMissMinNodes && share >= options.massMissFraction) {
-        outcome = "held";
-        if (!suspect) {
-          logger.error(
-            { online, silent, threshold: options.massMissFraction },
-            "most of the fleet went silent at once: suspecting the manager (database or network) and holding offline transitions",
-          );
-        }
-        suspect = true;
-      } else {
-        if (suspect) logger.warn({ online, silent }, "fleet heard from again; liveness resumes");
-        suspect = false;
-        transitions.push(...(await markSilentOffline(handle.db, now, cutoff, grace)));
+    const { online, silent, held } = await countSilent(handle.db, now, started, rule);
+    const share = online > 0 ? silent / online : 0;
+    if (online >= options.massMissMinNodes && share >= options.massMissFraction) {
+      outcome = "held";
+      if (!suspect) {
+        logger.error(
+          { online, silent, threshold: options.massMissFraction },
+          "most of the fleet went silent at once: suspecting the manager (database or network) and holding offline transitions",
+        );
       }
+      suspect = true;
+    } else {
+      if (suspect) logger.warn({ online, silent }, "fleet heard from again; liveness resumes");
+      suspect = false;
+      if (held > 0) outcome = "restart_grace";
+      if (silent > 0) transitions.push(...(await markSilentOffline(handle.db, now, started, rule)));
     }
+    transitions.push(...(await forgetGoneNodes(handle.db, now, options)));
     const flapSince = new Date(now.getTime() - options.flapWindowSeconds * 1000);
     transitions.push(
       ...(await updateFlapping(

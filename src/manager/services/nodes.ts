@@ -22,9 +22,15 @@ export function createNodeService(
   deps: { known: KnownNodes; heartbeats: HeartbeatBatcher },
 ) {
   return {
+    /** Registers (or refreshes) a node; it is online at once. */
     async register(reg: NodeRegistration, now = new Date()): Promise<void> {
       await upsertNode(db, reg, now);
-      deps.known.add(reg.nodeId);
+      deps.known.add(reg.nodeId, reg.heartbeatIntervalSeconds ?? 0);
+    },
+
+    /** The interval a node asked for at registration (from memory; 0 = not said). */
+    requestedIntervalSeconds(nodeId: string): number {
+      return deps.known.requestedIntervalSeconds(nodeId);
     },
 
     /**

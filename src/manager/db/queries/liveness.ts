@@ -1,4 +1,4 @@
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { Database } from "../client.js";
 import { rowsOf } from "./nodes.js";
 
@@ -9,40 +9,89 @@ export interface Transition {
   reason: string;
 }
 
-/** Online nodes, and how many of them are silent past the cutoff. */
-export async function countSilent(
-  db: Database,
-  cutoff: Date,
-): Promise<{ online: number; silent: number }> {
-  const result = await db.execute(sql`
-    select count(*)::int as online,
-           count(*) filter (where coalesce(last_seen_at, registered_at) < ${cutoff.toISOString()}::timestamptz)::int as silent
-      from nodes where status = 'online'`);
-  const row = rowsOf<{ online: number; silent: number }>(result)[0];
-  return { online: Number(row?.online ?? 0), silent: Number(row?.silent ?? 0) };
+/** What the SQL needs to compute each node's grace (services/pacing.ts graceRule()). */
+export interface GraceRule {
+  /** liveness.grace_period; 0 = per node. */
+  fixedSeconds: number;
+  multiplier: number;
+  /** Asked of daemons that do not say their interval. */
+  defaultIntervalSeconds: number;
+  floorSeconds: number;
 }
 
 /**
- * Marks online nodes silent since before `cutoff` offline and records an
- * `offline` event with the reason, in one statement.
+ * A node's grace period in SQL, from the same rule as Pacing.graceFor:
+ * the fixed grace when set, else multiplier × max(its interval, its observed
+ * cadence), where its interval is max(what it asked for or the default, floor).
+ */
+export function graceSql(rule: GraceRule, alias: string): SQL {
+  if (rule.fixedSeconds > 0) return sql`${rule.fixedSeconds}::int`;
+  const t = sql.raw(alias);
+  return sql`(${rule.multiplier}::int * greatest(
+      case when ${t}.requested_interval_seconds > 0 then ${t}.requested_interval_seconds
+           else ${rule.defaultIntervalSeconds}::int end,
+      ${rule.floorSeconds}::int, ${t}.observed_interval_seconds))`;
+}
+
+/**
+ * The moment before which a node counts as silent: its last contact must be
+ * older than its own grace, and so must the manager's start (the restart
+ * hold is per node: a fast node is not blind for a slow node's grace).
+ */
+const silentSince = (rule: GraceRule, alias: string, now: string) =>
+  sql`${now}::timestamptz - ${graceSql(rule, alias)} * interval '1 second'`;
+
+/**
+ * Online nodes; how many are silent past their grace (offline now unless
+ * held); and how many of those only the restart hold keeps online.
+ */
+export async function countSilent(
+  db: Database,
+  now: Date,
+  startedAt: Date,
+  rule: GraceRule,
+): Promise<{ online: number; silent: number; held: number }> {
+  const at = now.toISOString();
+  const since = silentSince(rule, "n", at);
+  const result = await db.execute(sql`
+    select count(*)::int as online,
+           count(*) filter (where coalesce(n.last_seen_at, n.registered_at) < ${since}
+                              and ${startedAt.toISOString()}::timestamptz < ${since})::int as silent,
+           count(*) filter (where coalesce(n.last_seen_at, n.registered_at) < ${since}
+                              and ${startedAt.toISOString()}::timestamptz >= ${since})::int as held
+      from nodes n where n.status = 'online'`);
+  const row = rowsOf<{ online: number; silent: number; held: number }>(result)[0];
+  return {
+    online: Number(row?.online ?? 0),
+    silent: Number(row?.silent ?? 0),
+    held: Number(row?.held ?? 0),
+  };
+}
+
+/**
+ * Marks online nodes silent past their own grace (and past the restart hold)
+ * offline and records an `offline` event with the reason, in one statement.
  */
 export async function markSilentOffline(
   db: Database,
   now: Date,
-  cutoff: Date,
-  graceSeconds: number,
+  startedAt: Date,
+  rule: GraceRule,
 ): Promise<Transition[]> {
   const at = now.toISOString();
+  const since = silentSince(rule, "n", at);
   const result = await db.execute(sql`
     with gone as (
-      update nodes set status = 'offline', status_changed_at = ${at}::timestamptz
-       where status = 'online'
-         and coalesce(last_seen_at, registered_at) < ${cutoff.toISOString()}::timestamptz
-      returning node_id, coalesce(last_seen_at, registered_at) as seen)
+      update nodes n set status = 'offline', status_changed_at = ${at}::timestamptz
+       where n.status = 'online'
+         and coalesce(n.last_seen_at, n.registered_at) < ${since}
+         and ${startedAt.toISOString()}::timestamptz < ${since}
+      returning n.node_id, coalesce(n.last_seen_at, n.registered_at) as seen,
+                ${graceSql(rule, "n")} as grace)
     insert into node_events (node_id, kind, reason, time)
     select node_id, 'offline',
            'no heartbeat for ' || floor(extract(epoch from (${at}::timestamptz - seen)))::bigint
-             || 's (grace period ' || ${graceSeconds}::int || 's)',
+             || 's (grace period ' || grace || 's)',
            ${at}::timestamptz
       from gone
     returning node_id, kind, reason`);
@@ -53,11 +102,11 @@ export async function markSilentOffline(
   }));
 }
 
-/** Marks offline nodes heard from since `cutoff` online again, with an `online` event. */
+/** Marks offline nodes heard from within their grace online again, with an `online` event. */
 export async function markHeardOnline(
   db: Database,
   now: Date,
-  cutoff: Date,
+  rule: GraceRule,
 ): Promise<Transition[]> {
   const at = now.toISOString();
   const result = await db.execute(sql`
@@ -65,7 +114,7 @@ export async function markHeardOnline(
       update nodes n set status = 'online', status_changed_at = ${at}::timestamptz
         from nodes old
        where old.node_id = n.node_id and n.status = 'offline'
-         and n.last_seen_at >= ${cutoff.toISOString()}::timestamptz
+         and n.last_seen_at >= ${silentSince(rule, "n", at)}
       returning n.node_id, old.status_changed_at as since)
     insert into node_events (node_id, kind, reason, time)
     select node_id, 'online',
@@ -79,6 +128,58 @@ export async function markHeardOnline(
     kind: r.kind,
     reason: r.reason,
   }));
+}
+
+/** When offline nodes are forgotten (liveness.forget_after, liveness.ephemeral_forget_after); 0 = never. */
+export interface ForgetRule {
+  forgetAfterSeconds: number;
+  ephemeralForgetAfterSeconds: number;
+}
+
+/**
+ * Deletes nodes offline for longer than the rule allows, with their metrics,
+ * and records a `deleted` event saying why, in one transaction.
+ */
+export async function forgetGoneNodes(
+  db: Database,
+  now: Date,
+  rule: ForgetRule,
+): Promise<Transition[]> {
+  if (rule.forgetAfterSeconds <= 0 && rule.ephemeralForgetAfterSeconds <= 0) return [];
+  const at = now.toISOString();
+  const after = (seconds: number) =>
+    seconds > 0
+      ? sql`n.status_changed_at < ${at}::timestamptz - ${seconds}::int * interval '1 second'`
+      : sql`false`;
+  return db.transaction(async (tx) => {
+    const result = await tx.execute(sql`
+      with gone as (
+        delete from nodes n
+         where n.status = 'offline'
+           and (${after(rule.forgetAfterSeconds)}
+                or (n.ephemeral and ${after(rule.ephemeralForgetAfterSeconds)}))
+        returning n.node_id, n.ephemeral, n.status_changed_at as since)
+      insert into node_events (node_id, kind, reason, time)
+      select node_id, 'deleted',
+             case when ephemeral and ${rule.ephemeralForgetAfterSeconds}::int > 0
+                       and since < ${at}::timestamptz - ${rule.ephemeralForgetAfterSeconds}::int * interval '1 second'
+                  then 'ephemeral node offline for ' || floor(extract(epoch from (${at}::timestamptz - since)))::bigint
+                       || 's (liveness.ephemeral_forget_after ' || ${rule.ephemeralForgetAfterSeconds}::int || 's)'
+                  else 'offline for ' || floor(extract(epoch from (${at}::timestamptz - since)))::bigint
+                       || 's (liveness.forget_after ' || ${rule.forgetAfterSeconds}::int || 's)'
+             end,
+             ${at}::timestamptz
+        from gone
+      returning node_id, kind, reason`);
+    const rows = rowsOf<{ node_id: string; kind: string; reason: string }>(result);
+    if (rows.length > 0) {
+      const ids = JSON.stringify(rows.map((r) => r.node_id));
+      await tx.execute(
+        sql`delete from metrics where node_id in (select jsonb_array_elements_text(${ids}::jsonb))`,
+      );
+    }
+    return rows.map((r) => ({ nodeId: r.node_id, kind: r.kind, reason: r.reason }));
+  });
 }
 
 /**

@@ -3,16 +3,34 @@ import type { SelectorClause } from "../../../common/selector.js";
 import type { NodeRegistration } from "../../../common/types.js";
 import type { Database } from "../client.js";
 import { nodeEvents, nodes } from "../schema/nodes.js";
+import { type GraceRule, graceSql } from "./liveness.js";
 
 export type NodeRow = typeof nodes.$inferSelect;
 
-/** Inserts or refreshes a node and records a `registered` event, in one transaction. */
+/**
+ * Inserts or refreshes a node and records a `registered` event, in one
+ * transaction. A registration makes the node online at once: an offline node
+ * also gets an `online` event saying it re-registered. The labels sent replace
+ * the old set (a removed label is gone).
+ */
 export async function upsertNode(db: Database, reg: NodeRegistration, now: Date): Promise<void> {
+  const { heartbeatIntervalSeconds, ephemeral, ...fields } = reg;
+  const pacing = {
+    requestedIntervalSeconds: heartbeatIntervalSeconds ?? 0,
+    ephemeral: ephemeral ?? false,
+  };
   await db.transaction(async (tx) => {
+    const [before] = await tx
+      .select({ status: nodes.status, since: nodes.statusChangedAt })
+      .from(nodes)
+      .where(eq(nodes.nodeId, reg.nodeId))
+      .for("update");
+    const wasOffline = before !== undefined && before.status !== "online";
     await tx
       .insert(nodes)
       .values({
-        ...reg,
+        ...fields,
+        ...pacing,
         status: "online",
         registeredAt: now,
         lastSeenAt: now,
@@ -28,10 +46,23 @@ export async function upsertNode(db: Database, reg: NodeRegistration, now: Date)
           labels: reg.labels,
           daemonVersion: reg.daemonVersion,
           agentVersion: reg.agentVersion,
+          ...pacing,
+          // A new configuration starts a new cadence.
+          observedIntervalSeconds: 0,
           lastSeenAt: now,
+          ...(wasOffline ? { status: "online", statusChangedAt: now } : {}),
         },
       });
     await tx.insert(nodeEvents).values({ nodeId: reg.nodeId, kind: "registered", time: now });
+    if (wasOffline) {
+      const offlineFor = Math.max(0, Math.floor((now.getTime() - before.since.getTime()) / 1000));
+      await tx.insert(nodeEvents).values({
+        nodeId: reg.nodeId,
+        kind: "online",
+        reason: `re-registered after ${offlineFor}s ${before.status}`,
+        time: now,
+      });
+    }
   });
 }
 
@@ -41,20 +72,32 @@ export async function findNode(db: Database, nodeId: string): Promise<NodeRow | 
   return rows[0];
 }
 
-/** Writes many `last_seen_at` values in one statement; returns the ids that exist. */
+/**
+ * Writes many `last_seen_at` values in one statement; returns the ids that
+ * exist. The gap since the previous last_seen is the node's observed cadence,
+ * kept only while it is online and the gap is 1 s to its grace: a heartbeat
+ * right after a registration is no cadence, and a node back from an outage
+ * must not get a grace the size of the outage.
+ */
 export async function touchLastSeen(
   db: Database,
   seen: readonly { nodeId: string; at: Date; skewSeconds: number }[],
+  rule: GraceRule,
 ): Promise<string[]> {
   if (seen.length === 0) return [];
   // One JSON parameter: arrays as bind parameters differ between postgres.js and PGlite.
   const rows = JSON.stringify(
     seen.map((s) => ({ node_id: s.nodeId, at: s.at.toISOString(), skew: s.skewSeconds })),
   );
+  const gap = sql`extract(epoch from (u.at - n.last_seen_at))`;
   const result = await db.execute(sql`
     update ${nodes} as n
        set last_seen_at = greatest(n.last_seen_at, u.at),
-           clock_skew_seconds = u.skew
+           clock_skew_seconds = u.skew,
+           observed_interval_seconds = case
+             when n.status = 'online' and ${gap} >= 1 and ${gap} <= ${graceSql(rule, "n")}
+             then round(${gap})::int
+             else n.observed_interval_seconds end
       from jsonb_to_recordset(${rows}::jsonb) as u(node_id text, at timestamptz, skew int)
      where n.node_id = u.node_id
  returning n.node_id`);

@@ -30,6 +30,12 @@ export const nodes = pgTable(
     clockSkewSeconds: integer("clock_skew_seconds").notNull().default(0),
     /** Set when the node changes status too often (with hysteresis); status stays online/offline. */
     flapping: boolean("flapping").notNull().default(false),
+    /** The interval the daemon is configured for (RegisterNode); 0 = not said (the existing Go daemons). */
+    requestedIntervalSeconds: integer("requested_interval_seconds").notNull().default(0),
+    /** Gap between the node's last two heartbeats as flushed (its real cadence); 0 = not yet seen. */
+    observedIntervalSeconds: integer("observed_interval_seconds").notNull().default(0),
+    /** Registered with --ephemeral: deleted soon after it goes offline. */
+    ephemeral: boolean("ephemeral").notNull().default(false),
   },
   (t) => [
     index("nodes_status_idx").on(t.status, t.nodeId),
