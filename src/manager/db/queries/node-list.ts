@@ -83,9 +83,12 @@ export async function listNodes(
       .limit(q.limit);
   } else {
     const { expr, type } = SORT[q.orderBy];
+    const [lt, le] = q.descending ? ["<", "<="] : [">", ">="];
+    // The plain range condition is redundant but an index condition (an OR alone is a filter).
     const after = q.after
-      ? sql`(${expr} ${sql.raw(q.descending ? "<" : ">")} ${q.after.key}::${type}
-             or (${expr} = ${q.after.key}::${type} and ${nodes.nodeId} > ${q.after.nodeId}))`
+      ? sql`${expr} ${sql.raw(le)} ${q.after.key}::${type}
+             and (${expr} ${sql.raw(lt)} ${q.after.key}::${type}
+                  or (${expr} = ${q.after.key}::${type} and ${nodes.nodeId} > ${q.after.nodeId}))`
       : undefined;
     const select = { node: nodes, usage: nodeUsage, key: sql<string>`(${expr})::text` };
     // Usage orders start from node_usage (its index gives the order); every node has a row.
