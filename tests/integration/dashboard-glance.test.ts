@@ -1,10 +1,11 @@
 import { join } from "node:path";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { sql } from "drizzle-orm";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ManagerService } from "../../gen/manager/manager_pb.js";
+import { ManagerService, type MetricDataSchema } from "../../gen/manager/manager_pb.js";
 import { createLogger } from "../../src/common/logging.js";
 import { createManager, type Manager } from "../../src/manager/server.js";
 import { ensureDashboardBuilt, hasChromium, launchBrowser, shots } from "../helpers/browser.js";
@@ -43,7 +44,7 @@ describe.skipIf(!hasChromium)("dashboard at a glance in Chromium", () => {
       const rounds = Array.from({ length: 20 }, (_, i) => now - 1200 + i * 60);
       await daemon.reportMetrics({
         nodeId: id(k),
-        metrics: rounds.flatMap((t, i) => [
+        metrics: rounds.flatMap((t, i): MessageInitShape<typeof MetricDataSchema>[] => [
           { type: "cpu", timestamp: BigInt(t), values: { usage_percent: v, load1: v / 50 } },
           { type: "memory", timestamp: BigInt(t), values: { usage_percent: 40, used_bytes: 3e9 } },
           // The issue's case: disk between 25.0 and 25.3 % must still draw on 0–100 %.
@@ -152,20 +153,18 @@ describe.skipIf(!hasChromium)("dashboard at a glance in Chromium", () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(overview());
     await expect.poll(rowIds, { timeout: 15_000 }).toHaveLength(4);
-    const width = () => page.evaluate(() => document.documentElement.scrollWidth);
+    // Strings: these run in the page (the test's tsconfig has no DOM types).
+    const width = () => page.evaluate<number>("document.documentElement.scrollWidth");
     // Nothing sticks out to the right, charts included (overflow: hidden would only hide it).
-    const wide = await page.evaluate(() =>
-      [...document.querySelectorAll("main *")]
-        .filter((e) => e.getBoundingClientRect().right > 390)
-        .map((e) => `${e.tagName.toLowerCase()}.${e.className}`),
-    );
+    const wide = await page.evaluate<string[]>(`[...document.querySelectorAll("main *")]
+      .filter((e) => e.getBoundingClientRect().right > 390)
+      .map((e) => e.tagName.toLowerCase() + "." + e.className)`);
     expect(wide).toEqual([]);
     expect(await width()).toBeLessThanOrEqual(390);
     expect(
-      await page
-        .locator("#nodes tbody tr[data-node-id]")
-        .first()
-        .evaluate((tr) => getComputedStyle(tr).display),
+      await page.evaluate<string>(
+        `getComputedStyle(document.querySelector("#nodes tbody tr[data-node-id]")).display`,
+      ),
     ).toBe("block");
     await page.screenshot({ path: join(shots, "glance-phone-390.png"), fullPage: true });
     await page.goto(`${manager.httpUrl}/#/node/${encodeURIComponent(id("hot"))}`);
