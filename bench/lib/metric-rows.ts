@@ -14,11 +14,12 @@ export interface BenchMetric {
 /** Metric j of request r of a node: unique (type, labels, ts) per node, deterministic values. */
 export function benchMetric(node: number, r: number, j: number, baseTs: number): BenchMetric {
   const values: Record<string, number> = {};
+  const type = TYPES[j % TYPES.length] as string;
   for (let k = 0; k < VALUES_PER_METRIC; k++) {
-    values[`value_${k}`] = ((node * 7919 + r * 104_729 + j * 31 + k) % 100_000) / 7;
+    values[valueName(type, k)] = ((node * 7919 + r * 104_729 + j * 31 + k) % 100_000) / 7;
   }
   return {
-    type: TYPES[j % TYPES.length] as string,
+    type,
     labels: { series: `s${j}` },
     ts: baseTs + r,
     values,
@@ -26,3 +27,9 @@ export function benchMetric(node: number, r: number, j: number, baseTs: number):
 }
 
 export const benchNodeId = (prefix: string, i: number) => `${prefix}-${i}`;
+
+/** The first keys carry the names the manager keeps as node usage, so ingest pays for that too. */
+function valueName(type: string, k: number): string {
+  if (type === "network" && k < 2) return k === 0 ? "rx_bytes_per_second" : "tx_bytes_per_second";
+  return k === 0 && type !== "network" ? "usage_percent" : `value_${k}`;
+}

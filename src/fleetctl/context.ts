@@ -16,6 +16,8 @@ export interface CommandContext {
   /** Aborted on Ctrl-C. */
   signal: AbortSignal;
   timeoutMs: number;
+  /** Terminal width in columns (output is sized not to wrap). */
+  columns: number;
 }
 
 /** A string option, or undefined. */

@@ -22,9 +22,15 @@ export class UsageError extends Error {
   override name = "UsageError";
 }
 
+/** An argument the manager accepted but that names nothing there (e.g. an unknown --type): exit 6. */
+export class ArgumentError extends Error {
+  override name = "ArgumentError";
+}
+
 /** The exit code for an error thrown by a command. */
 export function exitCodeOf(err: unknown): number {
   if (err instanceof UsageError) return EXIT.usage;
+  if (err instanceof ArgumentError) return EXIT.invalidArgument;
   if (!(err instanceof ConnectError)) return EXIT.error;
   switch (err.code) {
     case Code.NotFound:

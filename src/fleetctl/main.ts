@@ -8,9 +8,11 @@ import { parseArgs } from "node:util";
 import { parseDurationMs } from "../common/config-load.js";
 import { createFleetClient } from "./client.js";
 import { deleteCommand } from "./commands/delete.js";
+import { eventsCommand } from "./commands/events.js";
 import { metricsCommand } from "./commands/metrics.js";
 import { nodeCommand } from "./commands/node.js";
 import { nodesCommand } from "./commands/nodes.js";
+import { topCommand } from "./commands/top.js";
 import { watchCommand } from "./commands/watch.js";
 import type { CommandContext } from "./context.js";
 import { EXIT, exitCodeOf, UsageError } from "./exit-codes.js";
@@ -19,8 +21,10 @@ import { explainTransportError } from "./explain.js";
 const USAGE = `usage: fleetctl [--server URL] [--token TOKEN] [--json] COMMAND [ARGS]
 
 commands:
-  nodes [--status online|offline] [--selector 'env=prod,role!=db,gpu'] [--limit N]
+  nodes [--status online|offline] [--selector 'env=prod,role!=db,gpu'] [--sort KEY] [--limit N]
+  top [--sort cpu|memory|disk|network] [--selector SEL] [--status S] [--limit 20]
   node ID
+  events [ID] [--limit 50]
   metrics ID [--type cpu] [--name usage_percent] [--since 1h] [--step 1m|0] [--label k=v]... [--table]
   watch [--after EVENT_ID]
   delete ID
@@ -33,6 +37,9 @@ options:
   --json           machine-readable output (proto JSON, one document or one event per line)
   --timeout 30s    deadline of each call (not of watch)
 
+sort keys: node_id, last_seen, cpu, memory, disk, network (usage and last_seen
+  highest first; append :asc or :desc to choose)
+
 exit codes:
   0 ok   1 error   2 usage   3 not found   4 unauthenticated or denied
   5 manager unavailable or deadline exceeded   6 invalid argument
@@ -44,13 +51,20 @@ const COMMANDS: Record<string, (ctx: CommandContext) => Promise<void>> = {
   metrics: metricsCommand,
   watch: watchCommand,
   delete: deleteCommand,
+  top: topCommand,
+  events: eventsCommand,
 };
 
 /** Runs fleetctl with `argv` (without node and script) and returns the exit code. */
 async function runFleetctl(
   argv: string[],
   env: Readonly<Record<string, string | undefined>>,
-  io: { out: (s: string) => void; err: (s: string) => void; signal: AbortSignal },
+  io: {
+    out: (s: string) => void;
+    err: (s: string) => void;
+    signal: AbortSignal;
+    columns?: number | undefined;
+  },
 ): Promise<number> {
   let parsed: ReturnType<typeof parse>;
   try {
@@ -108,6 +122,7 @@ async function runFleetctl(
     err: io.err,
     signal: io.signal,
     timeoutMs,
+    columns: io.columns ?? (Number(env.COLUMNS) || 80),
   };
   try {
     await command(ctx);
@@ -143,6 +158,7 @@ function parse(argv: string[]) {
       label: { type: "string", multiple: true },
       table: { type: "boolean" },
       after: { type: "string" },
+      sort: { type: "string" },
     },
   });
 }
@@ -154,4 +170,5 @@ process.exitCode = await runFleetctl(process.argv.slice(2), process.env, {
   out: (s) => process.stdout.write(`${s}\n`),
   err: (s) => process.stderr.write(`${s}\n`),
   signal: controller.signal,
+  columns: process.stdout.columns,
 });

@@ -7,12 +7,15 @@ import { createGetFleetSummaryHandler } from "./handlers/get-fleet-summary.js";
 import { createGetNodeHandler } from "./handlers/get-node.js";
 import { createHealthHandlers } from "./handlers/health.js";
 import { createHeartbeatHandler } from "./handlers/heartbeat.js";
+import { createListNodeEventsHandler } from "./handlers/list-node-events.js";
 import { createListNodesHandler } from "./handlers/list-nodes.js";
+import { createQueryFleetMetricsHandler } from "./handlers/query-fleet-metrics.js";
 import { createQueryMetricsHandler } from "./handlers/query-metrics.js";
 import { createRegisterNodeHandler, type PacingSource } from "./handlers/register-node.js";
 import { createReportMetricsHandler } from "./handlers/report-metrics.js";
 import { createWatchNodesHandler } from "./handlers/watch-nodes.js";
 import type { NotFoundGoaway } from "./interceptors/not-found-goaway.js";
+import type { FleetHistoryService } from "./services/fleet-history.js";
 import type { FleetQueryService } from "./services/fleet-query.js";
 import type { MetricsService } from "./services/metrics.js";
 import type { NodeWatchHub } from "./services/node-watch.js";
@@ -26,6 +29,7 @@ export interface Services {
   metrics: MetricsService;
   pacing: PacingSource;
   fleet: FleetQueryService;
+  history: FleetHistoryService;
   watch: NodeWatchHub;
 }
 
@@ -50,6 +54,8 @@ export function fleetRoutes(s: Services) {
       queryMetrics: createQueryMetricsHandler(s.fleet),
       getFleetSummary: createGetFleetSummaryHandler(s.fleet),
       watchNodes: createWatchNodesHandler(s.watch),
+      queryFleetMetrics: createQueryFleetMetricsHandler(s.history),
+      listNodeEvents: createListNodeEventsHandler(s.history),
     });
   };
 }

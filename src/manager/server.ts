@@ -33,6 +33,7 @@ import { createValidateInterceptor } from "./interceptors/validate.js";
 import { createOpsHttpHandler } from "./ops-http.js";
 import { fleetRoutes, healthRoutes, managerRoutes, type Services } from "./routes.js";
 import { createAdmission } from "./services/admission.js";
+import { createFleetHistoryService } from "./services/fleet-history.js";
 import { createFleetQueryService } from "./services/fleet-query.js";
 import { createHeartbeatBatcher, type HeartbeatBatcher } from "./services/heartbeat-batcher.js";
 import { createIngestBatcher, type IngestBatcher } from "./services/ingest-batcher.js";
@@ -204,6 +205,7 @@ export function createManager(
         metrics: createMetricsService({ known, batcher: ingest, limits }),
         pacing,
         fleet: createFleetQueryService(db, { known }),
+        history: createFleetHistoryService(db),
         watch: createNodeWatchHub(db, {
           pollIntervalMs: opts.watchPollIntervalMs ?? 1000,
           ...(opts.watchKeepaliveMs ? { keepaliveMs: opts.watchKeepaliveMs } : {}),

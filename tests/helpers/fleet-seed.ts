@@ -42,7 +42,8 @@ export interface SeedNodesOptions {
 }
 
 /**
- * Inserts `count` nodes in one statement. Node i is offline when i % 3 = 0,
+ * Inserts `count` nodes in one statement. Node i is offline (last seen an hour
+ * ago) when i % 3 = 0,
  * arch x64 when even (else arm64), daemon_version 1.<i % 3>.
  */
 export async function seedNodes(db: Database, o: SeedNodesOptions): Promise<void> {
@@ -59,7 +60,9 @@ export async function seedNodes(db: Database, o: SeedNodesOptions): Promise<void
              || case when i % 5 = 0 then '{"gpu":"a100"}'::jsonb else '{}'::jsonb end,
            '1.' || (i % 3),
            case when i % 3 = 0 then 'offline' else 'online' end,
-           now(), now(), now()
+           -- Offline nodes were last seen long ago: with last_seen now() the next
+           -- liveness sweep (its cutoff is now − grace) would bring them back online.
+           now(), case when i % 3 = 0 then now() - interval '1 hour' else now() end, now()
       from generate_series(1, ${o.count}::int) as i`);
 }
 

@@ -141,7 +141,7 @@ describe("fleetctl against a running manager", { timeout: 180_000 }, () => {
     expect(r.code).toBe(0);
     const [header, row] = r.stdout.trimEnd().split("\n");
     expect(header).toMatch(/^SERIES\s+MIN\s+AVG\s+MAX\s+LAST\s+usage_percent/);
-    expect(row).toMatch(/^-\s+10\s+25\s+40\s+40\s+▁[▁-█]{2}█$/);
+    expect(row).toMatch(/^-\s+10%\s+25%\s+40%\s+40%\s+▁[▁-█]{2}█$/);
 
     const t = await fleetctl([
       ...server,

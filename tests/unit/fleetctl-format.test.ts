@@ -1,6 +1,16 @@
 import { describe, expect, it } from "vitest";
 import { autoStepSeconds } from "../../src/fleetctl/commands/metrics.js";
-import { ago, labelText, num, sparkline, table } from "../../src/fleetctl/format.js";
+import {
+  ago,
+  bytes,
+  labelText,
+  num,
+  resample,
+  sparkline,
+  table,
+  withUnit,
+} from "../../src/fleetctl/format.js";
+import { parseSort } from "../../src/fleetctl/sort.js";
 
 describe("fleetctl formatting", () => {
   it("aligns table columns to the widest cell", () => {
@@ -17,6 +27,31 @@ describe("fleetctl formatting", () => {
     expect(sparkline([0, 50, 100])).toBe("▁▅█");
     expect(sparkline([3, 3])).toBe("▄▄");
     expect(sparkline([])).toBe("");
+    // All zero lies at the bottom, not mid-height.
+    expect(sparkline([0, 0, 0])).toBe("▁▁▁");
+  });
+
+  it("sizes sparklines to the width given, averaging runs of points", () => {
+    const v = Array.from({ length: 500 }, (_, i) => i);
+    expect([...sparkline(v, 40)]).toHaveLength(40);
+    expect(resample([1, 3, 5, 7], 2)).toEqual([2, 6]);
+    expect(resample([1, 2], 10)).toEqual([1, 2]);
+  });
+
+  it("shows units: IEC bytes, rates per second, percentages", () => {
+    expect(bytes(1_572_996_437.33)).toBe("1.46 GiB");
+    expect(bytes(512)).toBe("512 B");
+    expect(withUnit("used_bytes", 1536)).toBe("1.50 KiB");
+    expect(withUnit("rx_bytes_per_second", 2_500_000)).toBe("2.38 MiB/s");
+    expect(withUnit("usage_percent", 42.04)).toBe("42%");
+    expect(withUnit("load1", 0.5)).toBe("0.5");
+  });
+
+  it("parses --sort with usage highest first by default", () => {
+    expect(parseSort("cpu", "node_id")).toEqual({ orderBy: "cpu", descending: true });
+    expect(parseSort("cpu:asc", "node_id")).toEqual({ orderBy: "cpu", descending: false });
+    expect(parseSort(undefined, "node_id")).toEqual({ orderBy: "node_id", descending: false });
+    expect(() => parseSort("ram", "cpu")).toThrow(/--sort: expected one of/);
   });
 
   it("formats ages, labels and numbers for people", () => {

@@ -35,6 +35,7 @@ function watchContext(scripts: Script[]) {
     err: (t) => errs.push(t),
     signal: controller.signal,
     timeoutMs: 30_000,
+    columns: 80,
   };
   return { ctx, controller, calls, errs, out };
 }
@@ -58,13 +59,16 @@ describe("fleetctl watch reconnects", () => {
     w.controller.abort();
     await run;
     expect(w.calls.length).toBe(1);
-    expect(w.errs[0]).toMatch(/stream ended; reconnecting after event 0 in 500 ms/);
+    // It says it is watching before anything happens (stderr: --json stays clean).
+    expect(w.errs[0]).toBe("watching node events; Ctrl-C to stop");
+    expect(w.out).toEqual([]);
+    expect(w.errs[1]).toMatch(/stream ended; reconnecting after event 0 in 500 ms/);
   });
 
   it("stops at once on Ctrl-C during a backoff", async () => {
     const w = watchContext(Array.from({ length: 5 }, () => ({ fail: Code.Unavailable })));
     const run = watchCommand(w.ctx);
-    await waitFor(() => w.errs.length === 1);
+    await waitFor(() => w.errs.length === 2);
     const t0 = Date.now();
     w.controller.abort();
     await run;
@@ -78,11 +82,11 @@ describe("fleetctl watch reconnects", () => {
       { events: [event(7n), event(8n)] },
     ]);
     const run = watchCommand(w.ctx);
-    await waitFor(() => w.errs.length === 3);
+    await waitFor(() => w.errs.length === 4);
     w.controller.abort();
     await run;
-    expect(w.errs.map((e) => /in (\d+) ms/.exec(e)?.[1])).toEqual(["500", "1000", "500"]);
-    expect(w.errs[2]).toContain("stream ended; reconnecting after event 8");
+    expect(w.errs.slice(1).map((e) => /in (\d+) ms/.exec(e)?.[1])).toEqual(["500", "1000", "500"]);
+    expect(w.errs[3]).toContain("stream ended; reconnecting after event 8");
     expect(w.out).toHaveLength(2);
     expect(w.calls).toEqual([0n, 0n, 0n]);
   });

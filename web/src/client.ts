@@ -1,6 +1,7 @@
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { FleetService } from "../../gen/fleet/v1/fleet_pb.js";
+import { reachabilityInterceptor } from "./connection.js";
 
 const TOKEN_KEY = "fleet.apiToken";
 
@@ -23,7 +24,10 @@ const bearer: Interceptor = (next) => (req) => {
 /** FleetService through the generated client, Connect protocol (JSON) on this origin. */
 export const fleet = createClient(
   FleetService,
-  createConnectTransport({ baseUrl: window.location.origin, interceptors: [bearer] }),
+  createConnectTransport({
+    baseUrl: window.location.origin,
+    interceptors: [bearer, reachabilityInterceptor],
+  }),
 );
 
 /** True when the manager wants (another) API token. */

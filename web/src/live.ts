@@ -1,7 +1,14 @@
 import type { NodeEvent } from "../../gen/fleet/v1/fleet_pb.js";
-import { fleet } from "./client.js";
+import { fleet, needsToken } from "./client.js";
+import { isUnreachable, markContact, markUnreachable } from "./connection.js";
 
 type Listener = (e: NodeEvent) => void;
+let onRejected: (() => void) | undefined;
+
+/** Called when the stream is refused for the token (it was rotated or revoked). */
+export function onTokenRejected(fn: () => void): void {
+  onRejected = fn;
+}
 export type LiveState = "connecting" | "live" | "reconnecting";
 
 const listeners = new Set<Listener>();
@@ -44,21 +51,26 @@ function start(): void {
           if (established) return;
           established = true;
           failures = 0;
+          markContact();
           setState("live");
         };
         const stream = fleet.watchNodes({ afterEventId: after }, { onHeader: establish });
         for await (const e of stream) {
           establish();
+          markContact();
           after = e.eventId;
           if (e.kind === "keepalive") continue;
           for (const fn of listeners) fn(e);
         }
       } catch (err) {
         console.warn("fleet: event stream dropped", err);
+        if (isUnreachable(err)) markUnreachable();
+        if (needsToken(err)) onRejected?.();
       }
       failures++;
       setState("reconnecting");
-      await new Promise((r) => setTimeout(r, Math.min(15_000, 500 * 2 ** Math.min(failures, 5))));
+      // At most 5 s apart, so the page notices soon when the manager is back.
+      await new Promise((r) => setTimeout(r, Math.min(5000, 500 * 2 ** Math.min(failures, 4))));
     }
   };
   void loop();

@@ -1,12 +1,18 @@
 import { apiToken, fleet, needsToken, setApiToken } from "./client.js";
+import { onReachability } from "./connection.js";
 import { h } from "./dom.js";
-import { onLiveState } from "./live.js";
+import { clock } from "./format.js";
+import { onLiveState, onTokenRejected } from "./live.js";
 import { renderNodePage } from "./node-page.js";
 import { renderOverview } from "./overview.js";
 import "./style.css";
+import "./glance.css";
+import "./phone.css";
 
 const app = document.getElementById("app") as HTMLElement;
 const live = document.getElementById("live") as HTMLElement;
+const banner = h("div", { id: "stale-banner", class: "banner", role: "alert", hidden: true });
+document.body.prepend(banner);
 let teardown: (() => void) | undefined;
 
 onLiveState((s) => {
@@ -14,7 +20,17 @@ onLiveState((s) => {
   live.textContent = s === "live" ? "● live" : s === "connecting" ? "connecting…" : "reconnecting…";
 });
 
-/** Hash routes: #/ (overview, ?status=&selector=) and #/node/ID (?range=). */
+// Never stale silently: say since when the data is old; clears itself on the next answer.
+onReachability((s) => {
+  banner.hidden = s.reachable;
+  banner.textContent = s.reachable
+    ? ""
+    : `Manager unreachable since ${clock(s.lastContactMs)} — showing data from then`;
+  if (s.reachable) delete document.body.dataset.stale;
+  else document.body.dataset.stale = "";
+});
+
+/** Hash routes: #/ (overview, ?status=&selector=&sort=&desc=) and #/node/ID (?range=). */
 function route(): void {
   teardown?.();
   const [path = "/", search = ""] = window.location.hash.replace(/^#/, "").split("?");
@@ -25,34 +41,45 @@ function route(): void {
     : renderOverview(app, query);
 }
 
+/** The token form; says so when the manager refused the token this browser had. */
+function askForToken(rejected: boolean): void {
+  teardown?.();
+  teardown = undefined;
+  const input = h("input", { type: "password", placeholder: "FLEET_API_TOKEN", required: true });
+  const form = h(
+    "form",
+    { class: "panel token" },
+    h("h1", {}, "API token required"),
+    rejected
+      ? h(
+          "p",
+          { class: "error", id: "token-rejected" },
+          "The manager rejected the token. Enter the current one.",
+        )
+      : null,
+    h("p", {}, "This manager requires an API token. It is stored in this browser only."),
+    input,
+    h("button", { type: "submit" }, "continue"),
+  );
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    setApiToken(input.value.trim());
+    window.location.reload();
+  });
+  app.replaceChildren(form);
+}
+
 /** Asks for FLEET_API_TOKEN when the manager requires one, then starts. */
 async function main(): Promise<void> {
   try {
     await fleet.getFleetSummary({});
   } catch (err) {
     if (needsToken(err)) {
-      const input = h("input", {
-        type: "password",
-        placeholder: "FLEET_API_TOKEN",
-        value: apiToken(),
-      });
-      const form = h(
-        "form",
-        { class: "panel token" },
-        h("h1", {}, "API token required"),
-        h("p", {}, "This manager requires an API token. It is stored in this browser only."),
-        input,
-        h("button", { type: "submit" }, "continue"),
-      );
-      form.addEventListener("submit", (e) => {
-        e.preventDefault();
-        setApiToken(input.value.trim());
-        window.location.reload();
-      });
-      app.replaceChildren(form);
+      askForToken(apiToken() !== "");
       return;
     }
   }
+  onTokenRejected(() => askForToken(true));
   window.addEventListener("hashchange", route);
   route();
 }

@@ -1,15 +1,24 @@
-import type { GetFleetSummaryResponse, Node } from "../../gen/fleet/v1/fleet_pb.js";
+import type { Node } from "../../gen/fleet/v1/fleet_pb.js";
 import { fleet } from "./client.js";
+import { isUnreachable, onReachability, reachability } from "./connection.js";
 import { fill, h } from "./dom.js";
-import { ago, labelPairs } from "./format.js";
+import { createFleetCharts } from "./fleet-charts.js";
 import { onNodeEvent } from "./live.js";
+import { renderHeader, renderRow, sortNodes, type TableView } from "./node-table.js";
+import {
+  API_ORDER,
+  type OverviewQuery,
+  overviewHash,
+  parseOverviewQuery,
+  type SortKey,
+} from "./overview-query.js";
+import { renderSummary } from "./summary-cards.js";
 
 const PAGE = 200;
 
-/** The fleet overview: counts, filters, and a node table kept current by WatchNodes. */
+/** The fleet overview: status cards, fleet charts, and a sortable node table kept current by WatchNodes. */
 export function renderOverview(root: HTMLElement, query: URLSearchParams): () => void {
-  let status = query.get("status") ?? "";
-  let selector = query.get("selector") ?? "";
+  const q: OverviewQuery = parseOverviewQuery(query);
   const rows = new Map<string, Node>();
   let total = 0n;
   let nextToken = "";
@@ -18,6 +27,7 @@ export function renderOverview(root: HTMLElement, query: URLSearchParams): () =>
   const cards = h("section", { class: "cards", "aria-label": "fleet summary" });
   const summaryError = h("p", { class: "error", id: "summary-error", role: "alert" });
   const breakdown = h("section", { class: "breakdown" });
+  const chartsSection = h("section", { class: "panel fleet-charts", id: "fleet-charts" });
   const statusSel = h(
     "select",
     { id: "status-filter", "aria-label": "status" },
@@ -25,40 +35,39 @@ export function renderOverview(root: HTMLElement, query: URLSearchParams): () =>
     h("option", { value: "online" }, "online"),
     h("option", { value: "offline" }, "offline"),
   );
-  statusSel.value = status;
   const selInput = h("input", {
     id: "selector-filter",
     type: "search",
     placeholder: "label selector, e.g. env=prod,role!=db,gpu",
-    value: selector,
     spellcheck: false,
   });
-  const filterError = h("span", { class: "error", id: "filter-error" });
+  const filterError = h("p", { class: "error", id: "filter-error", role: "alert" });
+  const thead = h("thead");
   const tbody = h("tbody");
   const more = h("button", { class: "more", type: "button" }, "load more");
   const footer = h("p", { class: "muted", id: "table-footer" });
+  const fleetCharts = createFleetCharts(chartsSection, (range) => apply({ range }));
 
-  const applyFilter = () => {
-    status = statusSel.value;
-    selector = selInput.value.trim();
-    const q = new URLSearchParams();
-    if (status) q.set("status", status);
-    if (selector) q.set("selector", selector);
-    const hash = `#/${q.size ? `?${q}` : ""}`;
+  /** Changes the query, writes it to the URL, and reloads what depends on it. */
+  function apply(change: Partial<OverviewQuery>) {
+    Object.assign(q, change);
+    const hash = overviewHash(q);
     if (window.location.hash !== hash) history.replaceState(null, "", hash);
     void reload();
-  };
+  }
+  const applyFilter = () => apply({ status: statusSel.value, selector: selInput.value.trim() });
   statusSel.addEventListener("change", applyFilter);
   selInput.addEventListener("keydown", (e) => {
     if (e.key === "Enter") applyFilter();
   });
   more.addEventListener("click", () => void loadPage(false));
+  const onSort = (key: SortKey) =>
+    apply({ sort: key, desc: key === q.sort ? !q.desc : key !== "node" && key !== "hostname" });
 
   fill(
     root,
     summaryError,
     cards,
-    breakdown,
     h(
       "section",
       { class: "panel" },
@@ -68,103 +77,32 @@ export function renderOverview(root: HTMLElement, query: URLSearchParams): () =>
         statusSel,
         selInput,
         h("button", { type: "button", onclick: applyFilter }, "filter"),
-        filterError,
       ),
-      h(
-        "table",
-        { class: "nodes", id: "nodes" },
-        h(
-          "thead",
-          {},
-          h(
-            "tr",
-            {},
-            ...[
-              "node",
-              "status",
-              "hostname",
-              "ip",
-              "os / arch",
-              "version",
-              "last seen",
-              "labels",
-            ].map((t) => h("th", {}, t)),
-          ),
-        ),
-        tbody,
-      ),
+      filterError,
+      h("div", { class: "table-wrap" }, h("table", { class: "nodes", id: "nodes" }, thead, tbody)),
       footer,
       more,
     ),
+    chartsSection,
+    breakdown,
   );
 
-  const rowOf = (n: Node, flash: boolean) =>
-    h(
-      "tr",
-      { "data-node-id": n.nodeId, "data-status": n.status, class: flash ? "flash" : undefined },
-      h("td", {}, h("a", { href: `#/node/${encodeURIComponent(n.nodeId)}` }, n.nodeId)),
-      h("td", {}, h("span", { class: `badge ${n.status}` }, n.status)),
-      h("td", {}, n.hostname || "–"),
-      h("td", { class: "mono" }, n.ip || "–"),
-      h("td", {}, `${n.os || "?"} / ${n.arch || "?"}`),
-      h("td", { class: "mono" }, n.daemonVersion || "–"),
-      h(
-        "td",
-        {
-          "data-last-seen": String(n.lastSeenAt),
-          title: new Date(Number(n.lastSeenAt) * 1000).toLocaleString(),
-        },
-        ago(n.lastSeenAt),
-      ),
-      h("td", {}, ...labelPairs(n.labels).map((l) => h("span", { class: "chip" }, l))),
-    );
-
-  const renderTable = (flashId?: string) => {
-    const sorted = [...rows.values()].sort((a, b) => (a.nodeId < b.nodeId ? -1 : 1));
-    fill(tbody, ...sorted.map((n) => rowOf(n, n.nodeId === flashId)));
-    if (sorted.length === 0)
-      tbody.append(h("tr", {}, h("td", { colspan: 8, class: "muted" }, "no nodes match")));
-    footer.textContent = `${rows.size} of ${total} nodes`;
-    more.hidden = !nextToken;
+  const view = (): TableView => {
+    const r = reachability();
+    return { staleSinceMs: r.reachable ? undefined : r.lastContactMs };
   };
-
-  const renderSummary = (s: GetFleetSummaryResponse) => {
-    const card = (key: string, label: string, value: bigint) =>
-      h(
-        "div",
-        { class: `card ${key}`, "data-count": key },
-        h("div", { class: "value" }, String(value)),
-        h("div", { class: "label" }, label),
-      );
-    fill(
-      cards,
-      card("total", "nodes", s.total),
-      card("online", "online", s.online),
-      card("offline", "offline", s.offline),
-    );
-    const list = (title: string, m: Record<string, bigint>) =>
-      h(
-        "div",
-        { class: "dist" },
-        h("h3", {}, title),
-        ...Object.entries(m)
-          .sort(([, a], [, b]) => Number(b - a))
-          .slice(0, 6)
-          .map(([k, v]) =>
-            h(
-              "div",
-              { class: "row" },
-              h("span", {}, k || "unknown"),
-              h("span", { class: "mono" }, String(v)),
-            ),
-          ),
-      );
-    fill(
-      breakdown,
-      list("by OS", s.byOs),
-      list("by architecture", s.byArch),
-      list("by daemon version", s.byVersion),
-    );
+  const renderTable = (flashId?: string) => {
+    statusSel.value = q.status;
+    selInput.value = q.selector;
+    renderHeader(thead, q.sort, q.desc, onSort);
+    const v = view();
+    const sorted = sortNodes([...rows.values()], q.sort, q.desc);
+    fill(tbody, ...sorted.map((n) => renderRow(n, v, n.nodeId === flashId)));
+    if (sorted.length === 0)
+      tbody.append(h("tr", {}, h("td", { colspan: 12, class: "muted" }, "no nodes match")));
+    const partial = !API_ORDER[q.sort] && nextToken ? " (sorted within the loaded rows)" : "";
+    footer.textContent = `${rows.size} of ${total} nodes${partial}`;
+    more.hidden = !nextToken;
   };
 
   // Never rejects: a failure is shown above the cards, which are marked stale until the next success.
@@ -175,9 +113,9 @@ export function renderOverview(root: HTMLElement, query: URLSearchParams): () =>
       if (gen !== generation) return;
       summaryError.textContent = "";
       cards.removeAttribute("data-stale");
-      renderSummary(s);
+      renderSummary(cards, breakdown, s, q.status, (status) => apply({ status }));
     } catch (err) {
-      if (gen !== generation) return;
+      if (gen !== generation || isUnreachable(err)) return;
       summaryError.textContent = `summary: ${err instanceof Error ? err.message : String(err)}`;
       cards.setAttribute("data-stale", "");
     }
@@ -187,8 +125,10 @@ export function renderOverview(root: HTMLElement, query: URLSearchParams): () =>
     const gen = generation;
     try {
       const res = await fleet.listNodes({
-        status,
-        selector,
+        status: q.status,
+        selector: q.selector,
+        orderBy: API_ORDER[q.sort] ?? "node_id",
+        descending: API_ORDER[q.sort] ? q.desc : false,
         pageSize: PAGE,
         pageToken: first ? "" : nextToken,
       });
@@ -200,23 +140,38 @@ export function renderOverview(root: HTMLElement, query: URLSearchParams): () =>
       filterError.textContent = "";
       renderTable();
     } catch (err) {
+      if (gen !== generation) return;
+      // Unreachable: keep what was shown (the banner says since when it is old).
+      if (isUnreachable(err)) return;
+      // A rejected query leaves no stale results under its error.
       filterError.textContent = err instanceof Error ? err.message : String(err);
+      if (first) {
+        rows.clear();
+        total = 0n;
+        nextToken = "";
+        renderTable();
+        footer.textContent = "no results (see the error above)";
+      }
     }
   }
 
   async function reload() {
     generation++;
     nextToken = "";
-    await Promise.all([loadPage(true), loadSummary()]);
+    await Promise.all([loadPage(true), loadSummary(), fleetCharts.load(q, q.range)]);
   }
 
   // Events: update rows in place; new nodes and summary counts re-read, debounced.
+  // A pending list re-read survives later events (a delete must not cancel it).
   let refetch: ReturnType<typeof setTimeout> | undefined;
+  let listPending = false;
   const scheduleRefetch = (listToo: boolean) => {
+    listPending ||= listToo;
     clearTimeout(refetch);
     refetch = setTimeout(() => {
       void loadSummary();
-      if (listToo && rows.size < PAGE) void loadPage(true);
+      if (listPending && rows.size < PAGE) void loadPage(true);
+      listPending = false;
     }, 300);
   };
   const off = onNodeEvent((e) => {
@@ -230,7 +185,7 @@ export function renderOverview(root: HTMLElement, query: URLSearchParams): () =>
       return;
     }
     if (known) {
-      if (status && e.node.status !== status) {
+      if (q.status && e.node.status !== q.status) {
         rows.delete(e.nodeId);
         total = total > 0n ? total - 1n : 0n;
         renderTable();
@@ -243,23 +198,33 @@ export function renderOverview(root: HTMLElement, query: URLSearchParams): () =>
       scheduleRefetch(true);
     }
   });
-  // Heartbeats move last_seen_at without an event: re-read the first page now and then.
+  // Back from unreachable: re-read everything; going stale: redraw as unknown, frozen.
+  const offReach = onReachability((r) => {
+    renderTable();
+    if (r.reachable) void reload();
+  });
+  // Heartbeats and usage move without an event: re-read the first page now and then.
   const resync = setInterval(() => {
+    if (!reachability().reachable) return;
     if (rows.size <= PAGE) void loadPage(true);
     void loadSummary();
-  }, 30_000);
+  }, 15_000);
+  const chartsRefresh = setInterval(() => {
+    if (reachability().reachable) void fleetCharts.load(q, q.range);
+  }, 60_000);
   const tick = setInterval(() => {
-    for (const td of tbody.querySelectorAll<HTMLElement>("td[data-last-seen]")) {
-      td.textContent = ago(BigInt(td.dataset.lastSeen ?? "0"));
-    }
+    if (reachability().reachable) renderTable();
   }, 5000);
 
   void reload();
   return () => {
     off();
+    offReach();
     clearInterval(tick);
     clearInterval(resync);
+    clearInterval(chartsRefresh);
     clearTimeout(refetch);
+    fleetCharts.destroy();
     generation++;
   };
 }

@@ -13,7 +13,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file fleet/v1/fleet.proto.
  */
 export const file_fleet_v1_fleet: GenFile = /*@__PURE__*/
-  fileDesc("ChRmbGVldC92MS9mbGVldC5wcm90bxIIZmxlZXQudjEijgMKBE5vZGUSDwoHbm9kZV9pZBgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRIKCgJpcBgDIAEoCRIKCgJvcxgEIAEoCRIMCgRhcmNoGAUgASgJEioKBmxhYmVscxgGIAMoCzIaLmZsZWV0LnYxLk5vZGUuTGFiZWxzRW50cnkSFgoOZGFlbW9uX3ZlcnNpb24YByABKAkSFQoNYWdlbnRfdmVyc2lvbhgIIAEoCRIOCgZzdGF0dXMYCSABKAkSFQoNcmVnaXN0ZXJlZF9hdBgKIAEoAxIUCgxsYXN0X3NlZW5fYXQYCyABKAMSIgoaaGVhcnRiZWF0X2ludGVydmFsX3NlY29uZHMYFCABKAUSIQoZb2JzZXJ2ZWRfaW50ZXJ2YWxfc2Vjb25kcxgVIAEoBRIcChRncmFjZV9wZXJpb2Rfc2Vjb25kcxgWIAEoBRIRCgllcGhlbWVyYWwYFyABKAgaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJbChBMaXN0Tm9kZXNSZXF1ZXN0Eg4KBnN0YXR1cxgBIAEoCRIQCghzZWxlY3RvchgCIAEoCRIRCglwYWdlX3NpemUYAyABKAUSEgoKcGFnZV90b2tlbhgEIAEoCSJaChFMaXN0Tm9kZXNSZXNwb25zZRIdCgVub2RlcxgBIAMoCzIOLmZsZWV0LnYxLk5vZGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEg0KBXRvdGFsGAMgASgDIiEKDkdldE5vZGVSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkiLwoPR2V0Tm9kZVJlc3BvbnNlEhwKBG5vZGUYASABKAsyDi5mbGVldC52MS5Ob2RlIiQKEURlbGV0ZU5vZGVSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkiFAoSRGVsZXRlTm9kZVJlc3BvbnNlIt4BChNRdWVyeU1ldHJpY3NSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDAoEdHlwZRgCIAEoCRIMCgRuYW1lGAMgASgJEjkKBmxhYmVscxgEIAMoCzIpLmZsZWV0LnYxLlF1ZXJ5TWV0cmljc1JlcXVlc3QuTGFiZWxzRW50cnkSDQoFc3RhcnQYBSABKAMSCwoDZW5kGAYgASgDEhQKDHN0ZXBfc2Vjb25kcxgHIAEoBRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIikKBVBvaW50EhEKCXRpbWVzdGFtcBgBIAEoAxINCgV2YWx1ZRgCIAEoASKGAQoGU2VyaWVzEiwKBmxhYmVscxgBIAMoCzIcLmZsZWV0LnYxLlNlcmllcy5MYWJlbHNFbnRyeRIfCgZwb2ludHMYAiADKAsyDy5mbGVldC52MS5Qb2ludBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIk4KFFF1ZXJ5TWV0cmljc1Jlc3BvbnNlEiAKBnNlcmllcxgBIAMoCzIQLmZsZWV0LnYxLlNlcmllcxIUCgxzdGVwX3NlY29uZHMYAiABKAUiGAoWR2V0RmxlZXRTdW1tYXJ5UmVxdWVzdCKkBAoXR2V0RmxlZXRTdW1tYXJ5UmVzcG9uc2USDQoFdG90YWwYASABKAMSDgoGb25saW5lGAIgASgDEg8KB29mZmxpbmUYAyABKAMSQgoJYnlfc3RhdHVzGAQgAygLMi8uZmxlZXQudjEuR2V0RmxlZXRTdW1tYXJ5UmVzcG9uc2UuQnlTdGF0dXNFbnRyeRI6CgVieV9vcxgFIAMoCzIrLmZsZWV0LnYxLkdldEZsZWV0U3VtbWFyeVJlc3BvbnNlLkJ5T3NFbnRyeRI+CgdieV9hcmNoGAYgAygLMi0uZmxlZXQudjEuR2V0RmxlZXRTdW1tYXJ5UmVzcG9uc2UuQnlBcmNoRW50cnkSRAoKYnlfdmVyc2lvbhgHIAMoCzIwLmZsZWV0LnYxLkdldEZsZWV0U3VtbWFyeVJlc3BvbnNlLkJ5VmVyc2lvbkVudHJ5EhQKDGxhc3Rfc2Vlbl9hdBgIIAEoAxovCg1CeVN0YXR1c0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAzoCOAEaKwoJQnlPc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAzoCOAEaLQoLQnlBcmNoRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgDOgI4ARowCg5CeVZlcnNpb25FbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAM6AjgBIisKEVdhdGNoTm9kZXNSZXF1ZXN0EhYKDmFmdGVyX2V2ZW50X2lkGAEgASgDIngKCU5vZGVFdmVudBIPCgdub2RlX2lkGAEgASgJEgwKBGtpbmQYAiABKAkSHAoEbm9kZRgDIAEoCzIOLmZsZWV0LnYxLk5vZGUSDAoEdGltZRgEIAEoAxIQCghldmVudF9pZBgFIAEoAxIOCgZyZWFzb24YBiABKAkyxgMKDEZsZWV0U2VydmljZRJECglMaXN0Tm9kZXMSGi5mbGVldC52MS5MaXN0Tm9kZXNSZXF1ZXN0GhsuZmxlZXQudjEuTGlzdE5vZGVzUmVzcG9uc2USPgoHR2V0Tm9kZRIYLmZsZWV0LnYxLkdldE5vZGVSZXF1ZXN0GhkuZmxlZXQudjEuR2V0Tm9kZVJlc3BvbnNlEkcKCkRlbGV0ZU5vZGUSGy5mbGVldC52MS5EZWxldGVOb2RlUmVxdWVzdBocLmZsZWV0LnYxLkRlbGV0ZU5vZGVSZXNwb25zZRJNCgxRdWVyeU1ldHJpY3MSHS5mbGVldC52MS5RdWVyeU1ldHJpY3NSZXF1ZXN0Gh4uZmxlZXQudjEuUXVlcnlNZXRyaWNzUmVzcG9uc2USVgoPR2V0RmxlZXRTdW1tYXJ5EiAuZmxlZXQudjEuR2V0RmxlZXRTdW1tYXJ5UmVxdWVzdBohLmZsZWV0LnYxLkdldEZsZWV0U3VtbWFyeVJlc3BvbnNlEkAKCldhdGNoTm9kZXMSGy5mbGVldC52MS5XYXRjaE5vZGVzUmVxdWVzdBoTLmZsZWV0LnYxLk5vZGVFdmVudDABYgZwcm90bzM");
+  fileDesc("ChRmbGVldC92MS9mbGVldC5wcm90bxIIZmxlZXQudjEikgQKBE5vZGUSDwoHbm9kZV9pZBgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRIKCgJpcBgDIAEoCRIKCgJvcxgEIAEoCRIMCgRhcmNoGAUgASgJEioKBmxhYmVscxgGIAMoCzIaLmZsZWV0LnYxLk5vZGUuTGFiZWxzRW50cnkSFgoOZGFlbW9uX3ZlcnNpb24YByABKAkSFQoNYWdlbnRfdmVyc2lvbhgIIAEoCRIOCgZzdGF0dXMYCSABKAkSFQoNcmVnaXN0ZXJlZF9hdBgKIAEoAxIUCgxsYXN0X3NlZW5fYXQYCyABKAMSIgoFdXNhZ2UYDCABKAsyEy5mbGVldC52MS5Ob2RlVXNhZ2USGQoRc3RhdHVzX2NoYW5nZWRfYXQYDSABKAMSFQoNb2ZmbGluZV9zaW5jZRgOIAEoAxIaChJjbG9ja19za2V3X3NlY29uZHMYDyABKAUSEAoIZmxhcHBpbmcYECABKAgSIgoaaGVhcnRiZWF0X2ludGVydmFsX3NlY29uZHMYFCABKAUSIQoZb2JzZXJ2ZWRfaW50ZXJ2YWxfc2Vjb25kcxgVIAEoBRIcChRncmFjZV9wZXJpb2Rfc2Vjb25kcxgWIAEoBRIRCgllcGhlbWVyYWwYFyABKAgaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASKBAQoQTGlzdE5vZGVzUmVxdWVzdBIOCgZzdGF0dXMYASABKAkSEAoIc2VsZWN0b3IYAiABKAkSEQoJcGFnZV9zaXplGAMgASgFEhIKCnBhZ2VfdG9rZW4YBCABKAkSEAoIb3JkZXJfYnkYBSABKAkSEgoKZGVzY2VuZGluZxgGIAEoCCJaChFMaXN0Tm9kZXNSZXNwb25zZRIdCgVub2RlcxgBIAMoCzIOLmZsZWV0LnYxLk5vZGUSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJEg0KBXRvdGFsGAMgASgDIiEKDkdldE5vZGVSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkiLwoPR2V0Tm9kZVJlc3BvbnNlEhwKBG5vZGUYASABKAsyDi5mbGVldC52MS5Ob2RlIiQKEURlbGV0ZU5vZGVSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkiFAoSRGVsZXRlTm9kZVJlc3BvbnNlIt4BChNRdWVyeU1ldHJpY3NSZXF1ZXN0Eg8KB25vZGVfaWQYASABKAkSDAoEdHlwZRgCIAEoCRIMCgRuYW1lGAMgASgJEjkKBmxhYmVscxgEIAMoCzIpLmZsZWV0LnYxLlF1ZXJ5TWV0cmljc1JlcXVlc3QuTGFiZWxzRW50cnkSDQoFc3RhcnQYBSABKAMSCwoDZW5kGAYgASgDEhQKDHN0ZXBfc2Vjb25kcxgHIAEoBRotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIikKBVBvaW50EhEKCXRpbWVzdGFtcBgBIAEoAxINCgV2YWx1ZRgCIAEoASKGAQoGU2VyaWVzEiwKBmxhYmVscxgBIAMoCzIcLmZsZWV0LnYxLlNlcmllcy5MYWJlbHNFbnRyeRIfCgZwb2ludHMYAiADKAsyDy5mbGVldC52MS5Qb2ludBotCgtMYWJlbHNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBImIKFFF1ZXJ5TWV0cmljc1Jlc3BvbnNlEiAKBnNlcmllcxgBIAMoCzIQLmZsZWV0LnYxLlNlcmllcxIUCgxzdGVwX3NlY29uZHMYAiABKAUSEgoKbm9kZV90eXBlcxgDIAMoCSIYChZHZXRGbGVldFN1bW1hcnlSZXF1ZXN0IqQEChdHZXRGbGVldFN1bW1hcnlSZXNwb25zZRINCgV0b3RhbBgBIAEoAxIOCgZvbmxpbmUYAiABKAMSDwoHb2ZmbGluZRgDIAEoAxJCCglieV9zdGF0dXMYBCADKAsyLy5mbGVldC52MS5HZXRGbGVldFN1bW1hcnlSZXNwb25zZS5CeVN0YXR1c0VudHJ5EjoKBWJ5X29zGAUgAygLMisuZmxlZXQudjEuR2V0RmxlZXRTdW1tYXJ5UmVzcG9uc2UuQnlPc0VudHJ5Ej4KB2J5X2FyY2gYBiADKAsyLS5mbGVldC52MS5HZXRGbGVldFN1bW1hcnlSZXNwb25zZS5CeUFyY2hFbnRyeRJECgpieV92ZXJzaW9uGAcgAygLMjAuZmxlZXQudjEuR2V0RmxlZXRTdW1tYXJ5UmVzcG9uc2UuQnlWZXJzaW9uRW50cnkSFAoMbGFzdF9zZWVuX2F0GAggASgDGi8KDUJ5U3RhdHVzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgDOgI4ARorCglCeU9zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgDOgI4ARotCgtCeUFyY2hFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAM6AjgBGjAKDkJ5VmVyc2lvbkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoAzoCOAEiKwoRV2F0Y2hOb2Rlc1JlcXVlc3QSFgoOYWZ0ZXJfZXZlbnRfaWQYASABKAMieAoJTm9kZUV2ZW50Eg8KB25vZGVfaWQYASABKAkSDAoEa2luZBgCIAEoCRIcCgRub2RlGAMgASgLMg4uZmxlZXQudjEuTm9kZRIMCgR0aW1lGAQgASgDEhAKCGV2ZW50X2lkGAUgASgDEg4KBnJlYXNvbhgGIAEoCSK5AgoJTm9kZVVzYWdlEhgKC2NwdV9wZXJjZW50GAEgASgBSACIAQESGwoObWVtb3J5X3BlcmNlbnQYAiABKAFIAYgBARIZCgxkaXNrX3BlcmNlbnQYAyABKAFIAogBARIoChtuZXR3b3JrX3J4X2J5dGVzX3Blcl9zZWNvbmQYBCABKAFIA4gBARIoChtuZXR3b3JrX3R4X2J5dGVzX3Blcl9zZWNvbmQYBSABKAFIBIgBARISCgpzYW1wbGVkX2F0GAYgASgDQg4KDF9jcHVfcGVyY2VudEIRCg9fbWVtb3J5X3BlcmNlbnRCDwoNX2Rpc2tfcGVyY2VudEIeChxfbmV0d29ya19yeF9ieXRlc19wZXJfc2Vjb25kQh4KHF9uZXR3b3JrX3R4X2J5dGVzX3Blcl9zZWNvbmQijQIKGFF1ZXJ5RmxlZXRNZXRyaWNzUmVxdWVzdBIQCghzZWxlY3RvchgBIAEoCRIOCgZzdGF0dXMYAiABKAkSDAoEdHlwZRgDIAEoCRIMCgRuYW1lGAQgASgJEj4KBmxhYmVscxgFIAMoCzIuLmZsZWV0LnYxLlF1ZXJ5RmxlZXRNZXRyaWNzUmVxdWVzdC5MYWJlbHNFbnRyeRINCgVzdGFydBgGIAEoAxILCgNlbmQYByABKAMSFAoMc3RlcF9zZWNvbmRzGAggASgFEhIKCmFnZ3JlZ2F0ZXMYCSADKAkaLQoLTGFiZWxzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASJFCg9BZ2dyZWdhdGVTZXJpZXMSEQoJYWdncmVnYXRlGAEgASgJEh8KBnBvaW50cxgCIAMoCzIPLmZsZWV0LnYxLlBvaW50IlwKGVF1ZXJ5RmxlZXRNZXRyaWNzUmVzcG9uc2USKQoGc2VyaWVzGAEgAygLMhkuZmxlZXQudjEuQWdncmVnYXRlU2VyaWVzEhQKDHN0ZXBfc2Vjb25kcxgCIAEoBSJPChVMaXN0Tm9kZUV2ZW50c1JlcXVlc3QSDwoHbm9kZV9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCSJWChZMaXN0Tm9kZUV2ZW50c1Jlc3BvbnNlEiMKBmV2ZW50cxgBIAMoCzITLmZsZWV0LnYxLk5vZGVFdmVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAky+QQKDEZsZWV0U2VydmljZRJECglMaXN0Tm9kZXMSGi5mbGVldC52MS5MaXN0Tm9kZXNSZXF1ZXN0GhsuZmxlZXQudjEuTGlzdE5vZGVzUmVzcG9uc2USPgoHR2V0Tm9kZRIYLmZsZWV0LnYxLkdldE5vZGVSZXF1ZXN0GhkuZmxlZXQudjEuR2V0Tm9kZVJlc3BvbnNlEkcKCkRlbGV0ZU5vZGUSGy5mbGVldC52MS5EZWxldGVOb2RlUmVxdWVzdBocLmZsZWV0LnYxLkRlbGV0ZU5vZGVSZXNwb25zZRJNCgxRdWVyeU1ldHJpY3MSHS5mbGVldC52MS5RdWVyeU1ldHJpY3NSZXF1ZXN0Gh4uZmxlZXQudjEuUXVlcnlNZXRyaWNzUmVzcG9uc2USVgoPR2V0RmxlZXRTdW1tYXJ5EiAuZmxlZXQudjEuR2V0RmxlZXRTdW1tYXJ5UmVxdWVzdBohLmZsZWV0LnYxLkdldEZsZWV0U3VtbWFyeVJlc3BvbnNlEkAKCldhdGNoTm9kZXMSGy5mbGVldC52MS5XYXRjaE5vZGVzUmVxdWVzdBoTLmZsZWV0LnYxLk5vZGVFdmVudDABElwKEVF1ZXJ5RmxlZXRNZXRyaWNzEiIuZmxlZXQudjEuUXVlcnlGbGVldE1ldHJpY3NSZXF1ZXN0GiMuZmxlZXQudjEuUXVlcnlGbGVldE1ldHJpY3NSZXNwb25zZRJTCg5MaXN0Tm9kZUV2ZW50cxIfLmZsZWV0LnYxLkxpc3ROb2RlRXZlbnRzUmVxdWVzdBogLmZsZWV0LnYxLkxpc3ROb2RlRXZlbnRzUmVzcG9uc2ViBnByb3RvMw");
 
 /**
  * @generated from message fleet.v1.Node
@@ -79,6 +79,41 @@ export type Node = Message<"fleet.v1.Node"> & {
    * @generated from field: int64 last_seen_at = 11;
    */
   lastSeenAt: bigint;
+
+  /**
+   * Newest usage; unset until the node has reported any (issue 12).
+   *
+   * @generated from field: fleet.v1.NodeUsage usage = 12;
+   */
+  usage?: NodeUsage | undefined;
+
+  /**
+   * Unix seconds of the last status change.
+   *
+   * @generated from field: int64 status_changed_at = 13;
+   */
+  statusChangedAt: bigint;
+
+  /**
+   * Unix seconds since the node is offline; 0 while online.
+   *
+   * @generated from field: int64 offline_since = 14;
+   */
+  offlineSince: bigint;
+
+  /**
+   * Daemon clock minus manager clock at the last heartbeat, seconds.
+   *
+   * @generated from field: int32 clock_skew_seconds = 15;
+   */
+  clockSkewSeconds: number;
+
+  /**
+   * The node changes status too often; status itself stays online/offline.
+   *
+   * @generated from field: bool flapping = 16;
+   */
+  flapping: boolean;
 
   /**
    * Pacing and liveness (issue 13; numbers 20–24).
@@ -147,6 +182,19 @@ export type ListNodesRequest = Message<"fleet.v1.ListNodesRequest"> & {
    * @generated from field: string page_token = 4;
    */
   pageToken: string;
+
+  /**
+   * node_id (default), last_seen, cpu, memory, disk or network (rx + tx).
+   * Nodes without data sort below every value. Ties: node_id ascending.
+   *
+   * @generated from field: string order_by = 5;
+   */
+  orderBy: string;
+
+  /**
+   * @generated from field: bool descending = 6;
+   */
+  descending: boolean;
 };
 
 /**
@@ -371,6 +419,14 @@ export type QueryMetricsResponse = Message<"fleet.v1.QueryMetricsResponse"> & {
    * @generated from field: int32 step_seconds = 2;
    */
   stepSeconds: number;
+
+  /**
+   * Only when series is empty: the metric types this node has data of, so a
+   * mistyped type can be told from a quiet range (issue 12).
+   *
+   * @generated from field: repeated string node_types = 3;
+   */
+  nodeTypes: string[];
 };
 
 /**
@@ -524,6 +580,230 @@ export const NodeEventSchema: GenMessage<NodeEvent> = /*@__PURE__*/
   messageDesc(file_fleet_v1_fleet, 14);
 
 /**
+ * A node's newest usage, as last reported. Unset fields: no such data yet.
+ *
+ * @generated from message fleet.v1.NodeUsage
+ */
+export type NodeUsage = Message<"fleet.v1.NodeUsage"> & {
+  /**
+   * @generated from field: optional double cpu_percent = 1;
+   */
+  cpuPercent?: number | undefined;
+
+  /**
+   * @generated from field: optional double memory_percent = 2;
+   */
+  memoryPercent?: number | undefined;
+
+  /**
+   * The fullest mount.
+   *
+   * @generated from field: optional double disk_percent = 3;
+   */
+  diskPercent?: number | undefined;
+
+  /**
+   * Summed over the node's interfaces other than loopback.
+   *
+   * @generated from field: optional double network_rx_bytes_per_second = 4;
+   */
+  networkRxBytesPerSecond?: number | undefined;
+
+  /**
+   * @generated from field: optional double network_tx_bytes_per_second = 5;
+   */
+  networkTxBytesPerSecond?: number | undefined;
+
+  /**
+   * Unix seconds of the newest sample behind these values.
+   *
+   * @generated from field: int64 sampled_at = 6;
+   */
+  sampledAt: bigint;
+};
+
+/**
+ * Describes the message fleet.v1.NodeUsage.
+ * Use `create(NodeUsageSchema)` to create a new message.
+ */
+export const NodeUsageSchema: GenMessage<NodeUsage> = /*@__PURE__*/
+  messageDesc(file_fleet_v1_fleet, 15);
+
+/**
+ * @generated from message fleet.v1.QueryFleetMetricsRequest
+ */
+export type QueryFleetMetricsRequest = Message<"fleet.v1.QueryFleetMetricsRequest"> & {
+  /**
+   * Label selector over nodes, as in ListNodes; empty: every node.
+   *
+   * @generated from field: string selector = 1;
+   */
+  selector: string;
+
+  /**
+   * "online", "offline" or "" (status now, not at the time of the points).
+   *
+   * @generated from field: string status = 2;
+   */
+  status: string;
+
+  /**
+   * Metric type and values key, as in QueryMetrics.
+   *
+   * @generated from field: string type = 3;
+   */
+  type: string;
+
+  /**
+   * @generated from field: string name = 4;
+   */
+  name: string;
+
+  /**
+   * Only series whose labels contain all of these, e.g. mount=/var.
+   *
+   * @generated from field: map<string, string> labels = 5;
+   */
+  labels: { [key: string]: string };
+
+  /**
+   * Unix seconds; start inclusive (0: end minus one hour), end exclusive (0: now).
+   *
+   * @generated from field: int64 start = 6;
+   */
+  start: bigint;
+
+  /**
+   * @generated from field: int64 end = 7;
+   */
+  end: bigint;
+
+  /**
+   * Bucket width; 0 picks one giving about 300 buckets (at least 10 s).
+   *
+   * @generated from field: int32 step_seconds = 8;
+   */
+  stepSeconds: number;
+
+  /**
+   * Any of avg, min, max, p50, p90, p99, count; empty: avg.
+   *
+   * @generated from field: repeated string aggregates = 9;
+   */
+  aggregates: string[];
+};
+
+/**
+ * Describes the message fleet.v1.QueryFleetMetricsRequest.
+ * Use `create(QueryFleetMetricsRequestSchema)` to create a new message.
+ */
+export const QueryFleetMetricsRequestSchema: GenMessage<QueryFleetMetricsRequest> = /*@__PURE__*/
+  messageDesc(file_fleet_v1_fleet, 16);
+
+/**
+ * @generated from message fleet.v1.AggregateSeries
+ */
+export type AggregateSeries = Message<"fleet.v1.AggregateSeries"> & {
+  /**
+   * @generated from field: string aggregate = 1;
+   */
+  aggregate: string;
+
+  /**
+   * One point per bucket that has data (timestamp = bucket start).
+   *
+   * @generated from field: repeated fleet.v1.Point points = 2;
+   */
+  points: Point[];
+};
+
+/**
+ * Describes the message fleet.v1.AggregateSeries.
+ * Use `create(AggregateSeriesSchema)` to create a new message.
+ */
+export const AggregateSeriesSchema: GenMessage<AggregateSeries> = /*@__PURE__*/
+  messageDesc(file_fleet_v1_fleet, 17);
+
+/**
+ * @generated from message fleet.v1.QueryFleetMetricsResponse
+ */
+export type QueryFleetMetricsResponse = Message<"fleet.v1.QueryFleetMetricsResponse"> & {
+  /**
+   * In the order asked for.
+   *
+   * @generated from field: repeated fleet.v1.AggregateSeries series = 1;
+   */
+  series: AggregateSeries[];
+
+  /**
+   * @generated from field: int32 step_seconds = 2;
+   */
+  stepSeconds: number;
+};
+
+/**
+ * Describes the message fleet.v1.QueryFleetMetricsResponse.
+ * Use `create(QueryFleetMetricsResponseSchema)` to create a new message.
+ */
+export const QueryFleetMetricsResponseSchema: GenMessage<QueryFleetMetricsResponse> = /*@__PURE__*/
+  messageDesc(file_fleet_v1_fleet, 18);
+
+/**
+ * @generated from message fleet.v1.ListNodeEventsRequest
+ */
+export type ListNodeEventsRequest = Message<"fleet.v1.ListNodeEventsRequest"> & {
+  /**
+   * Empty: the whole fleet.
+   *
+   * @generated from field: string node_id = 1;
+   */
+  nodeId: string;
+
+  /**
+   * 1–1000; 0 means 100.
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message fleet.v1.ListNodeEventsRequest.
+ * Use `create(ListNodeEventsRequestSchema)` to create a new message.
+ */
+export const ListNodeEventsRequestSchema: GenMessage<ListNodeEventsRequest> = /*@__PURE__*/
+  messageDesc(file_fleet_v1_fleet, 19);
+
+/**
+ * @generated from message fleet.v1.ListNodeEventsResponse
+ */
+export type ListNodeEventsResponse = Message<"fleet.v1.ListNodeEventsResponse"> & {
+  /**
+   * Newest first; node is left unset (see GetNode for the node as it is now).
+   *
+   * @generated from field: repeated fleet.v1.NodeEvent events = 1;
+   */
+  events: NodeEvent[];
+
+  /**
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message fleet.v1.ListNodeEventsResponse.
+ * Use `create(ListNodeEventsResponseSchema)` to create a new message.
+ */
+export const ListNodeEventsResponseSchema: GenMessage<ListNodeEventsResponse> = /*@__PURE__*/
+  messageDesc(file_fleet_v1_fleet, 20);
+
+/**
  * @generated from service fleet.v1.FleetService
  */
 export const FleetService: GenService<{
@@ -590,6 +870,28 @@ export const FleetService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchNodesRequestSchema;
     output: typeof NodeEventSchema;
+  },
+  /**
+   * --- The fleet at a glance (issue 12) ---
+   * One value per step across every node a selector matches: each node's
+   * bucket average first, then avg/min/max/p50/p90/p99/count across nodes.
+   *
+   * @generated from rpc fleet.v1.FleetService.QueryFleetMetrics
+   */
+  queryFleetMetrics: {
+    methodKind: "unary";
+    input: typeof QueryFleetMetricsRequestSchema;
+    output: typeof QueryFleetMetricsResponseSchema;
+  },
+  /**
+   * Node events, newest first (event_id descending), for one node or the fleet.
+   *
+   * @generated from rpc fleet.v1.FleetService.ListNodeEvents
+   */
+  listNodeEvents: {
+    methodKind: "unary";
+    input: typeof ListNodeEventsRequestSchema;
+    output: typeof ListNodeEventsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_fleet_v1_fleet, 0);

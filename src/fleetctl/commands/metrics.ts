@@ -2,8 +2,8 @@ import { toJson } from "@bufbuild/protobuf";
 import { QueryMetricsResponseSchema } from "../../../gen/fleet/v1/fleet_pb.js";
 import { parseDurationMs } from "../../common/config-load.js";
 import { type CommandContext, opt } from "../context.js";
-import { UsageError } from "../exit-codes.js";
-import { isoTime, labelText, num, sparkline, table } from "../format.js";
+import { ArgumentError, UsageError } from "../exit-codes.js";
+import { isoTime, labelText, sparkline, table, withUnit } from "../format.js";
 
 /** Auto step: about 60 points over the range, at least 10 s. */
 export function autoStepSeconds(rangeSeconds: number): number {
@@ -60,6 +60,12 @@ export async function metricsCommand(ctx: CommandContext): Promise<void> {
     ctx.out(JSON.stringify(toJson(QueryMetricsResponseSchema, res)));
     return;
   }
+  // A type the node has never reported is a mistake, not a quiet hour.
+  if (res.series.length === 0 && res.nodeTypes.length > 0 && !res.nodeTypes.includes(type)) {
+    throw new ArgumentError(
+      `--type: ${nodeId} has no "${type}" metrics; it reports ${res.nodeTypes.join(", ")}`,
+    );
+  }
   if (res.series.length === 0) {
     ctx.err(`no ${type} ${name} points for ${nodeId} in the last ${opt(ctx, "since") ?? "1h"}`);
     return;
@@ -68,32 +74,37 @@ export async function metricsCommand(ctx: CommandContext): Promise<void> {
     const rows = [["TIME", "SERIES", name.toUpperCase()]];
     for (const s of res.series) {
       for (const p of s.points)
-        rows.push([isoTime(Number(p.timestamp)), labelText(s.labels), num(p.value)]);
+        rows.push([isoTime(Number(p.timestamp)), labelText(s.labels), withUnit(name, p.value)]);
     }
     ctx.out(table(rows));
     return;
   }
-  const rows = [
-    [
-      "SERIES",
-      "MIN",
-      "AVG",
-      "MAX",
-      "LAST",
-      `${name} (step ${stepSeconds ? `${stepSeconds}s` : "raw"})`,
-    ],
-  ];
-  for (const s of res.series) {
+  const header = ["SERIES", "MIN", "AVG", "MAX", "LAST"];
+  const rows = res.series.map((s) => {
     const v = s.points.map((p) => p.value);
     const avg = v.reduce((a, b) => a + b, 0) / v.length;
-    rows.push([
+    return [
       labelText(s.labels),
-      num(Math.min(...v)),
-      num(avg),
-      num(Math.max(...v)),
-      num(v[v.length - 1] ?? 0),
-      sparkline(v),
-    ]);
-  }
-  ctx.out(table(rows));
+      withUnit(name, Math.min(...v)),
+      withUnit(name, avg),
+      withUnit(name, Math.max(...v)),
+      withUnit(name, v[v.length - 1] ?? 0),
+    ];
+  });
+  // The sparkline takes what the terminal has left after the other columns and their gaps.
+  const prefix = header.reduce(
+    (sum, h, c) => sum + 2 + Math.max(h.length, ...rows.map((r) => [...(r[c] ?? "")].length)),
+    0,
+  );
+  const width = Math.max(8, ctx.columns - prefix - 1);
+  const title = `${name} (step ${stepSeconds ? `${stepSeconds}s` : "raw"})`;
+  ctx.out(
+    table([
+      [...header, title.length > width ? name.slice(0, width) : title],
+      ...rows.map((r, i) => [
+        ...r,
+        sparkline(res.series[i]?.points.map((p) => p.value) ?? [], width),
+      ]),
+    ]),
+  );
 }

@@ -2,7 +2,7 @@ import { toJson } from "@bufbuild/protobuf";
 import { NodeSchema } from "../../../gen/fleet/v1/fleet_pb.js";
 import type { CommandContext } from "../context.js";
 import { UsageError } from "../exit-codes.js";
-import { ago, isoTime, labelText, table } from "../format.js";
+import { ago, bytes, isoTime, labelText, pctCell, table } from "../format.js";
 
 /** `fleetctl node ID`: one node's details. */
 export async function nodeCommand(ctx: CommandContext): Promise<void> {
@@ -18,6 +18,7 @@ export async function nodeCommand(ctx: CommandContext): Promise<void> {
     return;
   }
   const last = Number(node.lastSeenAt);
+  const u = node.usage;
   ctx.out(
     table([
       ["node_id", node.nodeId],
@@ -33,6 +34,22 @@ export async function nodeCommand(ctx: CommandContext): Promise<void> {
       [
         "heartbeat",
         `every ${node.heartbeatIntervalSeconds}s${node.observedIntervalSeconds ? ` (seen ${node.observedIntervalSeconds}s)` : ""}, offline after ${node.gracePeriodSeconds}s${node.ephemeral ? ", ephemeral" : ""}`,
+      ],
+      ...(node.offlineSince
+        ? [
+            [
+              "offline_since",
+              `${isoTime(Number(node.offlineSince))} (${ago(Number(node.offlineSince))})`,
+            ],
+          ]
+        : []),
+      ["clock_skew", `${node.clockSkewSeconds}s`],
+      ["flapping", node.flapping ? "yes" : "no"],
+      [
+        "usage",
+        u
+          ? `cpu ${pctCell(u.cpuPercent)}  memory ${pctCell(u.memoryPercent)}  disk ${pctCell(u.diskPercent)}  rx ${bytes(u.networkRxBytesPerSecond ?? 0)}/s  tx ${bytes(u.networkTxBytesPerSecond ?? 0)}/s  (${ago(Number(u.sampledAt))})`
+          : "none reported",
       ],
     ]),
   );

@@ -3,9 +3,11 @@ import { type Node, NodeSchema } from "../../../gen/fleet/v1/fleet_pb.js";
 import { type CommandContext, opt } from "../context.js";
 import { UsageError } from "../exit-codes.js";
 import { ago, labelText, table } from "../format.js";
+import { parseSort } from "../sort.js";
 
-/** `fleetctl nodes [--status S] [--selector SEL] [--limit N]`: an aligned table of nodes. */
+/** `fleetctl nodes [--status S] [--selector SEL] [--sort KEY] [--limit N]`: an aligned table of nodes. */
 export async function nodesCommand(ctx: CommandContext): Promise<void> {
+  const { orderBy, descending } = parseSort(opt(ctx, "sort"), "node_id");
   const status = opt(ctx, "status") ?? "";
   const selector = opt(ctx, "selector") ?? "";
   const limit = Number(opt(ctx, "limit") ?? "1000");
@@ -18,7 +20,14 @@ export async function nodesCommand(ctx: CommandContext): Promise<void> {
   // Keyset pages of up to 1000; bounded by --limit.
   while (nodes.length < limit) {
     const res = await ctx.client.listNodes(
-      { status, selector, pageSize: Math.min(1000, limit - nodes.length), pageToken: token },
+      {
+        status,
+        selector,
+        orderBy,
+        descending,
+        pageSize: Math.min(1000, limit - nodes.length),
+        pageToken: token,
+      },
       { signal: ctx.signal, timeoutMs: ctx.timeoutMs },
     );
     nodes.push(...res.nodes);

@@ -34,6 +34,8 @@ export async function watchCommand(ctx: CommandContext): Promise<void> {
   if (!/^\d+$/.test(afterText))
     throw new UsageError(`--after: expected an event id, got "${afterText}"`);
   let after = BigInt(afterText);
+  // Say so at once (stderr, so --json output stays one event per line).
+  ctx.err(`watching node events${after > 0n ? ` after #${after}` : ""}; Ctrl-C to stop`);
   let failures = 0;
   let attempt = 0;
   while (!ctx.signal.aborted) {

@@ -1,13 +1,30 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { NodeSchema } from "../../../gen/fleet/v1/fleet_pb.js";
-import type { NodeRow } from "../db/queries/nodes.js";
+import type { NodeSchema, NodeUsageSchema } from "../../../gen/fleet/v1/fleet_pb.js";
+import type { NodeRow, UsageRow } from "../db/queries/nodes.js";
 import type { PacingSource } from "./register-node.js";
 
 const unix = (d: Date | null) => BigInt(d ? Math.floor(d.getTime() / 1000) : 0);
+const opt = (v: number | null) => (v === null ? undefined : v);
 
-/** A nodes row as the fleet.v1.Node message; with pacing, also its interval and grace now. */
+/** A node_usage row as NodeUsage; undefined until the node reported usage. */
+function toUsageMessage(u: UsageRow | null): MessageInitShape<typeof NodeUsageSchema> | undefined {
+  if (!u?.sampledAt) return undefined;
+  return {
+    cpuPercent: opt(u.cpuPercent),
+    memoryPercent: opt(u.memoryPercent),
+    diskPercent: opt(u.diskPercent),
+    networkRxBytesPerSecond: opt(u.networkRxBytesPerSecond),
+    networkTxBytesPerSecond: opt(u.networkTxBytesPerSecond),
+    sampledAt: unix(u.sampledAt),
+  };
+}
+
+/**
+ * A nodes row (with its usage when read) as the fleet.v1.Node message; with
+ * pacing, also its interval and grace now.
+ */
 export function toNodeMessage(
-  row: NodeRow,
+  row: NodeRow & { usage?: UsageRow | null },
   pacing?: PacingSource,
 ): MessageInitShape<typeof NodeSchema> {
   return {
@@ -33,5 +50,10 @@ export function toNodeMessage(
           ),
         }
       : {}),
+    usage: toUsageMessage(row.usage ?? null),
+    statusChangedAt: unix(row.statusChangedAt),
+    offlineSince: row.status === "offline" ? unix(row.statusChangedAt) : 0n,
+    clockSkewSeconds: row.clockSkewSeconds,
+    flapping: row.flapping,
   };
 }

@@ -21,6 +21,7 @@ export function createQueryMetricsHandler(fleet: FleetQueryService) {
     });
     return {
       stepSeconds: result.stepSeconds,
+      nodeTypes: result.nodeTypes,
       series: result.series.map((s) => ({
         labels: s.labels,
         points: s.points.map((p) => ({ timestamp: BigInt(Math.round(p.t)), value: p.v })),

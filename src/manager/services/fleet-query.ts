@@ -5,6 +5,7 @@ import { allNodes, deleteNode, type FleetCounts, fleetCounts } from "../db/queri
 import {
   type LatestMetricRow,
   latestMetricRows,
+  nodeMetricTypes,
   queryMetricRange,
 } from "../db/queries/metrics-query.js";
 import { findNode, type NodeRow } from "../db/queries/nodes.js";
@@ -56,37 +57,11 @@ export function createFleetQueryService(db: Database, deps: { known?: KnownNodes
     async queryMetrics(
       q: MetricsQuery,
       now = new Date(),
-    ): Promise<{ series: MetricSeries[]; stepSeconds: number }> {
+    ): Promise<{ series: MetricSeries[]; stepSeconds: number; nodeTypes: string[] }> {
       requireNodeId(q.nodeId);
       if (q.type === "") throw new InvalidArgumentError("type", "must be set, e.g. cpu");
       if (q.name === "") throw new InvalidArgumentError("name", "must be set, e.g. usage_percent");
-      const end = q.end || Math.floor(now.getTime() / 1000);
-      const start = q.start || end - 3600;
-      // Outside PostgreSQL's timestamp range the query would fail as INTERNAL.
-      for (const [field, v] of [
-        ["start", start],
-        ["end", end],
-      ] as const) {
-        if (!(v >= 0 && v <= MAX_UNIX_SECONDS)) {
-          throw new InvalidArgumentError(
-            field,
-            `must be Unix seconds from 0 to ${MAX_UNIX_SECONDS}, got ${v}`,
-          );
-        }
-      }
-      if (start >= end) {
-        throw new InvalidArgumentError("start", `must be before end (${end}), got ${start}`);
-      }
-      if (q.stepSeconds < 0) {
-        throw new InvalidArgumentError("step_seconds", `must be 0 or more, got ${q.stepSeconds}`);
-      }
-      const buckets = q.stepSeconds > 0 ? Math.ceil((end - start) / q.stepSeconds) : 0;
-      if (buckets > MAX_BUCKETS) {
-        throw new InvalidArgumentError(
-          "step_seconds",
-          `range of ${end - start}s at step ${q.stepSeconds}s is ${buckets} buckets; the limit is ${MAX_BUCKETS}`,
-        );
-      }
+      const { start, end } = resolveRange(q, now);
       if (!(await findNode(db, q.nodeId))) throw new NodeNotFoundError(q.nodeId);
       // Buckets × label sets can exceed MAX_BUCKETS; allow a generous multiple before refusing.
       const limit = q.stepSeconds > 0 ? MAX_BUCKETS * 16 : MAX_RAW_POINTS;
@@ -114,7 +89,9 @@ export function createFleetQueryService(db: Database, deps: { known?: KnownNodes
         }
         series[series.length - 1]?.points.push({ t: r.t, v: r.v });
       }
-      return { series, stepSeconds: q.stepSeconds };
+      // Nothing found: say which types exist, so "cpux" is told from a quiet hour.
+      const nodeTypes = series.length === 0 ? await nodeMetricTypes(db, q.nodeId) : [];
+      return { series, stepSeconds: q.stepSeconds, nodeTypes };
     },
 
     /** Counts by status, OS, architecture and daemon version. */
@@ -133,7 +110,45 @@ export function createFleetQueryService(db: Database, deps: { known?: KnownNodes
   };
 }
 
-function requireNodeId(nodeId: string): void {
+/**
+ * start/end with their defaults (end: now, start: end − 1 h), checked against
+ * PostgreSQL's timestamp range, and the step against MAX_BUCKETS.
+ */
+export function resolveRange(
+  q: { start: number; end: number; stepSeconds: number },
+  now: Date,
+): { start: number; end: number } {
+  const end = q.end || Math.floor(now.getTime() / 1000);
+  const start = q.start || end - 3600;
+  // Outside PostgreSQL's timestamp range the query would fail as INTERNAL.
+  for (const [field, v] of [
+    ["start", start],
+    ["end", end],
+  ] as const) {
+    if (!(v >= 0 && v <= MAX_UNIX_SECONDS)) {
+      throw new InvalidArgumentError(
+        field,
+        `must be Unix seconds from 0 to ${MAX_UNIX_SECONDS}, got ${v}`,
+      );
+    }
+  }
+  if (start >= end) {
+    throw new InvalidArgumentError("start", `must be before end (${end}), got ${start}`);
+  }
+  if (q.stepSeconds < 0) {
+    throw new InvalidArgumentError("step_seconds", `must be 0 or more, got ${q.stepSeconds}`);
+  }
+  const buckets = q.stepSeconds > 0 ? Math.ceil((end - start) / q.stepSeconds) : 0;
+  if (buckets > MAX_BUCKETS) {
+    throw new InvalidArgumentError(
+      "step_seconds",
+      `range of ${end - start}s at step ${q.stepSeconds}s is ${buckets} buckets; the limit is ${MAX_BUCKETS}`,
+    );
+  }
+  return { start, end };
+}
+
+export function requireNodeId(nodeId: string): void {
   const bytes = Buffer.byteLength(nodeId, "utf8");
   if (bytes < 1 || bytes > 128) {
     throw new InvalidArgumentError("node_id", `must be 1–128 bytes, got ${bytes}`);

@@ -6,7 +6,8 @@ import {
 import { parseSelector } from "../../common/selector.js";
 import type { NodeRegistration } from "../../common/types.js";
 import type { Database } from "../db/client.js";
-import { findNode, listNodes, type NodeRow, upsertNode } from "../db/queries/nodes.js";
+import { listNodes, ORDER_KEYS, type OrderKey } from "../db/queries/node-list.js";
+import { findNodeWithUsage, type NodeWithUsage, upsertNode } from "../db/queries/nodes.js";
 import type { HeartbeatBatcher } from "./heartbeat-batcher.js";
 import type { KnownNodes } from "./known-nodes.js";
 
@@ -46,8 +47,19 @@ export function createNodeService(
       deps.heartbeats.record(nodeId, now, clampSkew(skewSeconds));
     },
 
-    /** A page of nodes; the page token is the last node_id of the previous page. */
-    async list(q: { status: string; selector: string; pageSize: number; pageToken: string }) {
+    /**
+     * A page of nodes in the asked order. The page token is the keyset
+     * position after the previous page's last row: its node_id alone for the
+     * node_id order (the format of earlier releases), else its sort value too.
+     */
+    async list(q: {
+      status: string;
+      selector: string;
+      pageSize: number;
+      pageToken: string;
+      orderBy: string;
+      descending: boolean;
+    }) {
       if (q.status !== "" && q.status !== "online" && q.status !== "offline") {
         throw new InvalidArgumentError(
           "status",
@@ -60,29 +72,74 @@ export function createNodeService(
           `must be 0–${MAX_PAGE_SIZE}, got ${q.pageSize}`,
         );
       }
-      const limit = q.pageSize || DEFAULT_PAGE_SIZE;
-      const after = q.pageToken ? Buffer.from(q.pageToken, "base64url").toString("utf8") : "";
-      // A forged token must not reach SQL as arbitrary text (NUL bytes make PostgreSQL fail).
-      if (q.pageToken && !/^[A-Za-z0-9._:-]{1,1024}$/.test(after)) {
-        throw new InvalidArgumentError("page_token", "not a token from a previous page");
+      const orderBy = (q.orderBy || "node_id") as OrderKey;
+      if (!ORDER_KEYS.includes(orderBy)) {
+        throw new InvalidArgumentError(
+          "order_by",
+          `must be one of ${ORDER_KEYS.join(", ")}, got ${JSON.stringify(q.orderBy.slice(0, 40))}`,
+        );
       }
+      const limit = q.pageSize || DEFAULT_PAGE_SIZE;
+      const after = q.pageToken ? decodeToken(q.pageToken, orderBy, q.descending) : undefined;
       const { rows, total } = await listNodes(db, {
         status: q.status,
         selector: parseSelector(q.selector),
+        orderBy,
+        descending: q.descending,
         after,
         limit,
       });
       const last = rows.length === limit ? rows[rows.length - 1] : undefined;
-      const nextPageToken = last ? Buffer.from(last.nodeId, "utf8").toString("base64url") : "";
-      return { rows, total, nextPageToken };
+      const nextPageToken = last
+        ? encodeToken(orderBy, q.descending, { key: last.key, nodeId: last.nodeId })
+        : "";
+      return { rows: rows as NodeWithUsage[], total, nextPageToken };
     },
 
-    async get(nodeId: string): Promise<NodeRow> {
-      const row = await findNode(db, nodeId);
+    async get(nodeId: string): Promise<NodeWithUsage> {
+      const row = await findNodeWithUsage(db, nodeId);
       if (!row) throw new NodeNotFoundError(nodeId);
       return row;
     },
   };
+}
+
+const NUMBER_TEXT = /^-?\d+(\.\d+)?(e[+-]?\d+)?$/i;
+const TOKEN_NODE_ID = /^[A-Za-z0-9._:-]{1,1024}$/;
+
+function encodeToken(orderBy: OrderKey, desc: boolean, at: { key: string; nodeId: string }) {
+  const text = orderBy === "node_id" ? at.nodeId : JSON.stringify({ o: orderBy, d: desc, ...at });
+  return Buffer.from(text, "utf8").toString("base64url");
+}
+
+/** A token back into a keyset position; a forged or foreign token never reaches SQL. */
+function decodeToken(token: string, orderBy: OrderKey, desc: boolean) {
+  const text = Buffer.from(token, "base64url").toString("utf8");
+  const bad = (why: string) => new InvalidArgumentError("page_token", why);
+  if (orderBy === "node_id") {
+    if (!TOKEN_NODE_ID.test(text)) throw bad("not a token from a previous page");
+    return { key: "", nodeId: text };
+  }
+  let t: { o?: unknown; d?: unknown; key?: unknown; nodeId?: unknown };
+  try {
+    t = JSON.parse(text);
+  } catch {
+    throw bad("not a token from a previous page");
+  }
+  if (t.o !== orderBy || t.d !== desc) {
+    throw bad(
+      `comes from a listing with another order (${String(t.o)}); start from the first page`,
+    );
+  }
+  if (
+    typeof t.key !== "string" ||
+    !NUMBER_TEXT.test(t.key) ||
+    typeof t.nodeId !== "string" ||
+    !TOKEN_NODE_ID.test(t.nodeId)
+  ) {
+    throw bad("not a token from a previous page");
+  }
+  return { key: t.key, nodeId: t.nodeId };
 }
 
 export type NodeService = ReturnType<typeof createNodeService>;

@@ -1,8 +1,8 @@
-import { asc, desc, eq, gt, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gt, lt, sql } from "drizzle-orm";
 import type { Database } from "../client.js";
 import { metrics } from "../schema/metrics.js";
-import { nodeEvents, nodes } from "../schema/nodes.js";
-import { type NodeRow, rowsOf } from "./nodes.js";
+import { nodeEvents, nodes, nodeUsage } from "../schema/nodes.js";
+import { type NodeRow, type NodeWithUsage, rowsOf } from "./nodes.js";
 
 export type NodeEventRow = typeof nodeEvents.$inferSelect;
 
@@ -79,14 +79,38 @@ export async function nodeEventsAfter(
   db: Database,
   afterId: number,
   limit: number,
-): Promise<{ event: NodeEventRow; node: NodeRow | null }[]> {
-  return db
-    .select({ event: nodeEvents, node: nodes })
+): Promise<{ event: NodeEventRow; node: NodeWithUsage | null }[]> {
+  const rows = await db
+    .select({ event: nodeEvents, node: nodes, usage: nodeUsage })
     .from(nodeEvents)
     .leftJoin(nodes, eq(nodes.nodeId, nodeEvents.nodeId))
+    .leftJoin(nodeUsage, eq(nodeUsage.nodeId, nodeEvents.nodeId))
     .where(gt(nodeEvents.id, afterId))
     .orderBy(asc(nodeEvents.id))
     .limit(limit);
+  return rows.map((r) => ({ event: r.event, node: r.node && { ...r.node, usage: r.usage } }));
+}
+
+/**
+ * Events newest first, for one node or (nodeId "") the whole fleet, before
+ * `beforeId` (0: from the newest). Keyset on id: node_events_node_id_idx for
+ * one node, the primary key for the fleet.
+ */
+export async function listNodeEvents(
+  db: Database,
+  q: { nodeId: string; beforeId: number; limit: number },
+): Promise<NodeEventRow[]> {
+  return db
+    .select()
+    .from(nodeEvents)
+    .where(
+      and(
+        q.nodeId ? eq(nodeEvents.nodeId, q.nodeId) : undefined,
+        q.beforeId > 0 ? lt(nodeEvents.id, q.beforeId) : undefined,
+      ),
+    )
+    .orderBy(desc(nodeEvents.id))
+    .limit(q.limit);
 }
 
 /** The newest event id, 0 when there is none (one primary-key index probe). */

@@ -101,3 +101,19 @@ export async function latestMetricRows(
     values: r.values,
   }));
 }
+
+/**
+ * The metric types a node has rows of, in order. A skip scan over the primary
+ * key (node_id, type, …): one index probe per type, however many rows.
+ */
+export async function nodeMetricTypes(db: Database, nodeId: string): Promise<string[]> {
+  const result = await db.execute(sql`
+    with recursive t(type) as (
+      (select type from metrics where node_id = ${nodeId} order by type limit 1)
+      union all
+      select (select m.type from metrics m
+               where m.node_id = ${nodeId} and m.type > t.type order by m.type limit 1)
+        from t where t.type is not null)
+    select type from t where type is not null`);
+  return rowsOf<{ type: string }>(result).map((r) => r.type);
+}

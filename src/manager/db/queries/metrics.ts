@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { MetricSample } from "../../../common/types.js";
 import type { Database } from "../client.js";
+import { digestUsage, mergeUsage, type UsageDigest } from "./node-usage.js";
 import { rowsOf } from "./nodes.js";
 
 /** One node's samples inside a group-commit batch. */
@@ -15,6 +16,10 @@ export interface NodeSamples {
  * nothing. Rows of nodes that no longer exist are not stored: those node ids
  * come back in `missingNodes` (as seen by the same snapshot), so their
  * requests can be answered NOT_FOUND. `stored` counts the new rows.
+ *
+ * The same statement rewrites each node's node_usage row from the newest usage
+ * in the batch (unless the row already holds newer data, as when a spool
+ * replays old samples), so ListNodes reads usage without touching metrics.
  *
  * One JSON parameter through jsonb_to_recordset: array bind parameters differ
  * between postgres.js and PGlite, and it measured fastest of multi-row VALUES,
@@ -36,9 +41,15 @@ export async function insertMetricBatch(
   // a retry reaching two replicas at once, wait on each other instead of
   // deadlocking. Sorting the requests, not the rows, keeps this cheap.
   const ordered = [...batch].sort((a, b) => cmp(a.nodeId, b.nodeId));
+  const usage: UsageDigest[] = [];
   for (const { nodeId, samples } of ordered) {
     for (const s of samples)
       rows.push({ n: nodeId, t: s.type, l: s.labels, s: s.timestamp, v: s.values });
+    const u = digestUsage(nodeId, samples);
+    const prev = usage[usage.length - 1];
+    // Two requests of one node in a batch (they sort next to each other): merge.
+    if (u && prev?.n === nodeId) usage[usage.length - 1] = mergeUsage(prev, u);
+    else if (u) usage.push(u);
   }
   if (rows.length === 0) return { stored: 0, missingNodes: [] };
   const result = await db.execute(sql`
@@ -50,7 +61,19 @@ export async function insertMetricBatch(
        -- A node deleted since the known-node cache vouched for it gets no orphan rows.
        where exists (select 1 from nodes where nodes.node_id = u.n)
       on conflict on constraint metrics_series_ts_pk do nothing
-      returning 1)
+      returning 1),
+    usage as (
+      update node_usage as nu
+         set cpu_percent = coalesce(u.c, nu.cpu_percent),
+             memory_percent = coalesce(u.m, nu.memory_percent),
+             disk_percent = coalesce(u.d, nu.disk_percent),
+             network_rx_bytes_per_second = coalesce(u.rx, nu.network_rx_bytes_per_second),
+             network_tx_bytes_per_second = coalesce(u.tx, nu.network_tx_bytes_per_second),
+             sampled_at = to_timestamp(u.at)
+        from jsonb_to_recordset(${JSON.stringify(usage)}::jsonb)
+          as u(n text, at bigint, c float8, m float8, d float8, rx float8, tx float8)
+       where nu.node_id = u.n
+         and (nu.sampled_at is null or nu.sampled_at <= to_timestamp(u.at)))
     select (select count(*)::int from ins) as n,
            (select coalesce(jsonb_agg(id), '[]'::jsonb)
               from jsonb_array_elements_text(${JSON.stringify([...new Set(batch.map((b) => b.nodeId))])}::jsonb) as id

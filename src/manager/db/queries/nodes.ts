@@ -1,11 +1,13 @@
-import { and, asc, count, eq, gt, type SQL, sql } from "drizzle-orm";
-import type { SelectorClause } from "../../../common/selector.js";
+import { eq, sql } from "drizzle-orm";
 import type { NodeRegistration } from "../../../common/types.js";
 import type { Database } from "../client.js";
-import { nodeEvents, nodes } from "../schema/nodes.js";
+import { nodeEvents, nodes, nodeUsage } from "../schema/nodes.js";
 import { type GraceRule, graceSql } from "./liveness.js";
 
 export type NodeRow = typeof nodes.$inferSelect;
+export type UsageRow = typeof nodeUsage.$inferSelect;
+/** A node with its newest usage (null when the node has no usage row yet). */
+export type NodeWithUsage = NodeRow & { usage: UsageRow | null };
 
 /**
  * Inserts or refreshes a node and records a `registered` event, in one
@@ -72,6 +74,21 @@ export async function findNode(db: Database, nodeId: string): Promise<NodeRow | 
   return rows[0];
 }
 
+/** One node with its usage, or undefined (for GetNode). */
+export async function findNodeWithUsage(
+  db: Database,
+  nodeId: string,
+): Promise<NodeWithUsage | undefined> {
+  const rows = await db
+    .select({ node: nodes, usage: nodeUsage })
+    .from(nodes)
+    .leftJoin(nodeUsage, eq(nodeUsage.nodeId, nodes.nodeId))
+    .where(eq(nodes.nodeId, nodeId))
+    .limit(1);
+  const r = rows[0];
+  return r ? { ...r.node, usage: r.usage } : undefined;
+}
+
 /**
  * Writes many `last_seen_at` values in one statement; returns the ids that
  * exist. The gap since the previous last_seen is the node's observed cadence,
@@ -108,42 +125,4 @@ export async function touchLastSeen(
 export function rowsOf<T>(result: unknown): T[] {
   if (Array.isArray(result)) return result as T[];
   return ((result as { rows?: T[] }).rows ?? []) as T[];
-}
-
-export interface ListNodesQuery {
-  status: string;
-  selector: readonly SelectorClause[];
-  /** Exclusive lower bound on node_id (keyset pagination). */
-  after: string;
-  limit: number;
-}
-
-function nodeFilter(q: Pick<ListNodesQuery, "status" | "selector">): SQL | undefined {
-  const conds: SQL[] = [];
-  if (q.status) conds.push(eq(nodes.status, q.status));
-  for (const c of q.selector) {
-    if (c.op === "eq")
-      conds.push(sql`${nodes.labels} @> ${JSON.stringify({ [c.key]: c.value })}::jsonb`);
-    else if (c.op === "neq")
-      conds.push(sql`not (${nodes.labels} @> ${JSON.stringify({ [c.key]: c.value })}::jsonb)`);
-    else if (c.op === "exists") conds.push(sql`${nodes.labels} ? ${c.key}`);
-    else conds.push(sql`not (${nodes.labels} ? ${c.key})`);
-  }
-  return conds.length ? and(...conds) : undefined;
-}
-
-/** A page of nodes ordered by node_id, plus the total matching the filter. */
-export async function listNodes(
-  db: Database,
-  q: ListNodesQuery,
-): Promise<{ rows: NodeRow[]; total: number }> {
-  const where = nodeFilter(q);
-  const rows = await db
-    .select()
-    .from(nodes)
-    .where(q.after ? and(where, gt(nodes.nodeId, q.after)) : where)
-    .orderBy(asc(nodes.nodeId))
-    .limit(q.limit);
-  const [countRow] = await db.select({ n: count() }).from(nodes).where(where);
-  return { rows, total: countRow?.n ?? 0 };
 }

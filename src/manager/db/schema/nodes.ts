@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import {
   bigserial,
   boolean,
+  doublePrecision,
   index,
   integer,
   jsonb,
@@ -56,5 +57,41 @@ export const nodeEvents = pgTable(
   (t) => [
     index("node_events_node_time_idx").on(t.nodeId, t.time),
     index("node_events_time_idx").on(t.time),
+    // ListNodeEvents for one node, newest first, keyset on id.
+    index("node_events_node_id_idx").on(t.nodeId, t.id),
+  ],
+);
+
+/**
+ * The newest usage of each node, one row per node (a trigger adds it with the
+ * node), rewritten by the ingest statement that stores the metrics. A table of
+ * its own so ingest never locks the nodes rows heartbeats update, and so these
+ * indexes are not maintained on every heartbeat. The expression indexes serve
+ * ListNodes order_by keyset pages; no data sorts as -1 (below every value).
+ */
+export const nodeUsage = pgTable(
+  "node_usage",
+  {
+    nodeId: text("node_id")
+      .primaryKey()
+      .references(() => nodes.nodeId, { onDelete: "cascade" }),
+    cpuPercent: doublePrecision("cpu_percent"),
+    memoryPercent: doublePrecision("memory_percent"),
+    /** The fullest mount. */
+    diskPercent: doublePrecision("disk_percent"),
+    /** Summed over the node's interfaces other than loopback. */
+    networkRxBytesPerSecond: doublePrecision("network_rx_bytes_per_second"),
+    networkTxBytesPerSecond: doublePrecision("network_tx_bytes_per_second"),
+    /** The newest sample these values come from. */
+    sampledAt: timestamp("sampled_at", { withTimezone: true }),
+  },
+  (t) => [
+    index("node_usage_cpu_idx").on(sql`coalesce(${t.cpuPercent}, -1)`, t.nodeId),
+    index("node_usage_memory_idx").on(sql`coalesce(${t.memoryPercent}, -1)`, t.nodeId),
+    index("node_usage_disk_idx").on(sql`coalesce(${t.diskPercent}, -1)`, t.nodeId),
+    index("node_usage_network_idx").on(
+      sql`coalesce(${t.networkRxBytesPerSecond} + ${t.networkTxBytesPerSecond}, -1)`,
+      t.nodeId,
+    ),
   ],
 );

@@ -1,0 +1,32 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type {
+  QueryFleetMetricsRequest,
+  QueryFleetMetricsResponseSchema,
+} from "../../../gen/fleet/v1/fleet_pb.js";
+import type { FleetHistoryService } from "../services/fleet-history.js";
+
+/** QueryFleetMetrics: aggregates across the nodes a selector matches, per step. */
+export function createQueryFleetMetricsHandler(history: FleetHistoryService) {
+  return async (
+    req: QueryFleetMetricsRequest,
+  ): Promise<MessageInitShape<typeof QueryFleetMetricsResponseSchema>> => {
+    const result = await history.queryFleetMetrics({
+      selector: req.selector,
+      status: req.status,
+      type: req.type,
+      name: req.name,
+      labels: { ...req.labels },
+      start: Number(req.start),
+      end: Number(req.end),
+      stepSeconds: req.stepSeconds,
+      aggregates: req.aggregates,
+    });
+    return {
+      stepSeconds: result.stepSeconds,
+      series: result.series.map((s) => ({
+        aggregate: s.aggregate,
+        points: s.points.map((p) => ({ timestamp: BigInt(Math.round(p.t)), value: p.v })),
+      })),
+    };
+  };
+}
