@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { createContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import { ConfigError } from "../common/errors.js";
 import { createLogger, type Logger } from "../common/logging.js";
 import { packageRoot } from "../common/package-root.js";
@@ -244,6 +244,13 @@ export function createManager(
       const tokenGate = createHttpTokenGate(config.auth.apiToken);
       const ops = createOpsHttpHandler({ handle: () => database, serving, telemetry, logger });
 
+      // One contract on every path (grpc-fast/ matches these): gzip only, the
+      // same size and deadline limits.
+      const sharedProtocolOptions = {
+        readMaxBytes: limits.requestMaxBytes,
+        maxTimeoutMs: config.maxTimeoutMs,
+        acceptCompression: [compressionGzip],
+      };
       const connectGrpcHandler = connectNodeAdapter({
         routes: (router: ConnectRouter) => {
           managerRoutes(services)(router);
@@ -252,7 +259,7 @@ export function createManager(
         },
         interceptors,
         contextValues,
-        readMaxBytes: limits.requestMaxBytes,
+        ...sharedProtocolOptions,
         grpc: true,
         grpcWeb: false,
         connect: false,
@@ -261,6 +268,12 @@ export function createManager(
           typeof connectNodeAdapter
         >[0]["fallback"],
       });
+      // connect-node does not announce what it accepts; the fast path does (gRPC
+      // spec), so both say it on every answer.
+      const connectGrpc: typeof connectGrpcHandler = (req, res) => {
+        res.setHeader("grpc-accept-encoding", "gzip");
+        connectGrpcHandler(req, res);
+      };
       const grpcHandler =
         (opts.fastUnaryGrpc ?? config.grpcFastPath)
           ? createFastUnaryHandler({
@@ -268,13 +281,15 @@ export function createManager(
               interceptors,
               contextValues,
               readMaxBytes: limits.requestMaxBytes,
-              fallback: connectGrpcHandler,
+              maxTimeoutMs: config.maxTimeoutMs,
+              logger,
+              fallback: connectGrpc,
             })
-          : connectGrpcHandler;
+          : connectGrpc;
       const httpHandler = connectNodeAdapter({
         routes: fleetRoutes(services),
         interceptors,
-        readMaxBytes: limits.requestMaxBytes,
+        ...sharedProtocolOptions,
         grpc: false,
         grpcWeb: false,
         connect: true,
