@@ -99,9 +99,9 @@ export const reconnect2000: Scenario = {
       restart: secs(readyAt - t0),
       t99_heartbeat_ok_after_ready: secs(up.t99Ms + (markedAt - readyAt)),
       shed: stats.shed,
-      shed_without_pushback: 0,
+      shed_without_pushback: stats.shedWithoutPushback,
       transport_errors: stats.transport,
-      marked_offline: 0,
+      marked_offline: offlineAfter - offlineBefore,
     };
   },
 };
