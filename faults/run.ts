@@ -148,7 +148,7 @@ async function main(): Promise<number> {
   }
   const total = ((performance.now() - t0) / 1000).toFixed(0);
   process.stdout.write(
-    `fault suite: ${chosen.length - failed} passed, ${failed} failed in ${total} s${failed ? "" : ""}\n`,
+    `fault suite: ${chosen.length - failed} passed, ${failed} failed in ${total} s\n`,
   );
   if (!failed && !args.keep) rmSync(root, { recursive: true, force: true });
   return failed ? 1 : 0;

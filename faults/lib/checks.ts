@@ -40,6 +40,11 @@ export interface DataCheck {
   countedLossSeconds: number;
   /** Rounds the daemons ran late (a starved machine) and caught up: not a gap, but worth seeing. */
   lateRounds: number;
+  /** What the checks count (all 0 when checkData returns). */
+  duplicates: number;
+  gaps: number;
+  dropped: number;
+  ticksMissed: number;
 }
 
 /**
@@ -58,7 +63,17 @@ export async function checkData(
     select count(*)::int as n from (
       select 1 from metrics group by node_id, type, labels, ts having count(*) > 1) d`;
   if ((dup?.n ?? 0) > 0) problems.push(`${dup?.n} duplicate (node_id, type, labels, ts)`);
-  const out: DataCheck = { rows: 0, series: 0, downHoles: 0, countedLossSeconds: 0, lateRounds: 0 };
+  const out: DataCheck = {
+    rows: 0,
+    series: 0,
+    downHoles: 0,
+    countedLossSeconds: 0,
+    lateRounds: 0,
+    duplicates: dup?.n ?? 0,
+    gaps: 0,
+    dropped: 0,
+    ticksMissed: 0,
+  };
   for (const node of nodes) {
     const rows = await sql<{ type: string; l: string; s: string }[]>`
       select type, labels::text as l, extract(epoch from ts)::bigint::text as s
@@ -98,7 +113,10 @@ export async function checkData(
         if (down.some((d) => a >= d.from && b <= d.to)) out.downHoles++;
         else if (o.expectLoss?.has(node.id) && a >= lossFrom && b <= lossTo)
           out.countedLossSeconds += b - a + 1;
-        else problems.push(`${node.id} ${k}: gap ${a}..${b} (${b - a + 1} s) while running`);
+        else {
+          out.gaps++;
+          problems.push(`${node.id} ${k}: gap ${a}..${b} (${b - a + 1} s) while running`);
+        }
       }
     }
     // Counters are per process: the daemon rows keep what a SIGKILLed one had reported.
@@ -108,9 +126,12 @@ export async function checkData(
              coalesce(max((values->>'ticks_late')::float8), 0) as late
         from metrics where node_id = ${node.id} and type = 'daemon'`;
     const dropped = Math.max(status.spool.dropped_samples, c?.dropped ?? 0);
-    if (!o.expectLoss?.has(node.id) && dropped > 0)
+    if (!o.expectLoss?.has(node.id) && dropped > 0) {
+      out.dropped += dropped;
       problems.push(`${node.id}: ${dropped} samples dropped`);
+    }
     const missed = Math.max(status.ticks_missed, c?.missed ?? 0);
+    out.ticksMissed += missed;
     if (missed > 0) problems.push(`${node.id}: ticks_missed ${missed}`);
     out.lateRounds += Math.max(status.ticks_late ?? 0, c?.late ?? 0);
   }

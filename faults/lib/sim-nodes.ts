@@ -294,3 +294,5 @@ process.on("message", (raw) => {
   }
 });
 process.send?.({ ready: true });
+// The suite went away (interrupted, crashed): so do the simulated nodes.
+process.on("disconnect", () => process.exit(0));

@@ -50,10 +50,10 @@ export const clockStep: Scenario = {
       clock_steps_seen: steps.join(","),
       rows: data.rows,
       late_rounds: data.lateRounds,
-      duplicates: 0,
-      gaps: 0,
-      dropped: 0,
-      ticks_missed: 0,
+      duplicates: data.duplicates,
+      gaps: data.gaps,
+      dropped: data.dropped,
+      ticks_missed: data.ticksMissed,
     };
   },
 };

@@ -64,9 +64,9 @@ export const daemonSigkill: Scenario = {
       rows: data.rows,
       late_rounds: data.lateRounds,
       down_holes: data.downHoles,
-      duplicates: 0,
-      gaps_while_running: 0,
-      dropped: 0,
+      duplicates: data.duplicates,
+      gaps_while_running: data.gaps,
+      dropped: data.dropped,
     };
   },
 };

@@ -54,9 +54,9 @@ async function managerRestart(ctx: ScenarioContext, signal: "SIGKILL" | "SIGTERM
     rows: data.rows,
     late_rounds: data.lateRounds,
     series: data.series,
-    duplicates: 0,
-    gaps: 0,
-    dropped: 0,
+    duplicates: data.duplicates,
+    gaps: data.gaps,
+    dropped: data.dropped,
   };
 }
 

@@ -58,9 +58,9 @@ export const postgresRestart: Scenario = {
       reports_resumed: secs(resumedAt - startedAt),
       rows: data.rows,
       late_rounds: data.lateRounds,
-      duplicates: 0,
-      gaps: 0,
-      dropped: 0,
+      duplicates: data.duplicates,
+      gaps: data.gaps,
+      dropped: data.dropped,
     };
   },
 };

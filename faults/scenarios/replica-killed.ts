@@ -40,9 +40,9 @@ export const replicaKilled: Scenario = {
       reports_after_kill: secs(resumedAt - killedAt),
       rows: data.rows,
       late_rounds: data.lateRounds,
-      duplicates: 0,
-      gaps: 0,
-      dropped: 0,
+      duplicates: data.duplicates,
+      gaps: data.gaps,
+      dropped: data.dropped,
     };
   },
 };

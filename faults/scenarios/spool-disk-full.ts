@@ -68,13 +68,13 @@ export const spoolDiskFull: Scenario = {
       full_after: secs(fullAt - downAt),
       samples_lost: s.spool.dropped_samples,
       loss_range: `${row.to - row.from + 1}s`,
-      missing_in_range: `${data.countedLossSeconds}series·s`,
+      series_seconds_missing_in_range: data.countedLossSeconds,
       outage: secs(readyAt - downAt),
       reports_resumed: secs(resumedAt - readyAt),
       rows: data.rows,
       late_rounds: data.lateRounds,
-      duplicates: 0,
-      other_gaps: 0,
+      duplicates: data.duplicates,
+      gaps_outside_loss: data.gaps,
     };
   },
 };

@@ -18,7 +18,7 @@ export interface CollectLoopOptions {
   signal: AbortSignal;
   logger: Logger;
   log: LimitedLog;
-  /** How long one collect() may take; default min(interval, 10 s). */
+  /** How long one collect() may take; default the interval, within 5–10 s. */
   timeoutMs?: number;
   /** Time source (tests inject a fake one); default the system's. */
   clock?: LoopClock;
@@ -39,6 +39,12 @@ export const MAX_CATCH_UP_ROUNDS = 5;
 
 /** The longest a single collect() may run (a hung `df` on a dead NFS mount must not stall the loop). */
 export const MAX_COLLECT_MS = 10_000;
+/**
+ * The least time a collect() is given, even at 1 s intervals: on a starved
+ * machine reading /proc can take over a second, and a late round is caught
+ * up, while a round given up on is lost.
+ */
+export const MIN_COLLECT_MS = 5_000;
 
 export class CollectTimeoutError extends Error {
   constructor(type: string, ms: number) {
@@ -91,7 +97,7 @@ export interface MissedTicks {
   /** Unix seconds of the first and last missed round. */
   fromTs: number;
   toTs: number;
-  reason: "late" | "stuck" | "clock";
+  reason: "late" | "stuck" | "failed" | "clock";
 }
 
 /**
@@ -101,18 +107,18 @@ export interface MissedTicks {
  * second however late its timer is. A timer late by more than an interval
  * (up to MAX_CATCH_UP_ROUNDS) is caught up, the one reading standing for each
  * second it skipped (`onLate`). A round is never run twice: a timer later
- * still, a collector still stuck in its previous round (given up on after
- * min(interval, 10 s)), or a clock stepped back past the last stamped second
- * skips rounds, and each skip is counted (`onMissed`) and logged with its time
- * range instead of vanishing. A failing collector is
- * logged, rate-limited, and the others go on. A round the spool cannot store
+ * still, a collector that fails or is given up on (after the interval, within
+ * 5–10 s), or still stuck in its previous round, or a clock stepped back past
+ * the last stamped second skips rounds, and each skip is counted (`onMissed`)
+ * and logged, rate-limited, with its time range instead of vanishing; the
+ * other collectors go on. A round the spool cannot store
  * (disk full) is counted as dropped, with its time range, so the gap shows in
  * the `daemon` metric.
  */
 export async function runCollectLoop(o: CollectLoopOptions): Promise<void> {
   const type = o.collector.type;
   const interval = o.intervalMs;
-  const timeoutMs = o.timeoutMs ?? Math.min(interval, MAX_COLLECT_MS);
+  const timeoutMs = o.timeoutMs ?? Math.min(Math.max(interval, MIN_COLLECT_MS), MAX_COLLECT_MS);
   const clock = o.clock ?? systemClock;
   const samples = o.sampleClock ?? createSampleClock(clock);
   const missed = (ticks: number, fromK: number, toK: number, reason: MissedTicks["reason"]) => {
@@ -126,7 +132,7 @@ export async function runCollectLoop(o: CollectLoopOptions): Promise<void> {
     o.onMissed?.(m);
     o.log(
       "warn",
-      `missed:${type}`,
+      `missed:${type}:${reason}`,
       { ...m },
       `collector ${type} missed ${ticks} round(s) (${reason}); counted as ticks_missed`,
     );
@@ -187,6 +193,7 @@ export async function runCollectLoop(o: CollectLoopOptions): Promise<void> {
           });
         stuck = p;
       }
+      missed(1 + late, k - late, k, "failed");
       o.log(
         "warn",
         `collector:${type}`,

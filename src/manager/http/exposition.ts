@@ -12,7 +12,8 @@ interface Family {
 // counters and the daemon's own since it started (a restart is a counter reset).
 const COUNTER_KEYS: Readonly<Record<string, RegExp>> = {
   network: /^(rx|tx)_(bytes|packets|errors|dropped)$/,
-  daemon: /^(batches_dropped|samples_dropped|retries|batches_sent)$/,
+  daemon:
+    /^(batches_dropped|samples_dropped|retries|batches_sent|ticks_missed|ticks_late|clock_steps)$/,
 };
 
 /** A Prometheus metric or label name from arbitrary text: snake_case, [a-zA-Z0-9_]. */
