@@ -241,9 +241,7 @@ export function createManager(
         grpcWeb: false,
         connect: false,
         // Unknown methods: gRPC UNIMPLEMENTED, not HTTP 404 (also for the fast path's fallback).
-        fallback: answerUnimplemented as unknown as Parameters<
-          typeof connectNodeAdapter
-        >[0]["fallback"],
+        fallback: answerUnimplemented,
       });
       const grpcHandler =
         (opts.fastUnaryGrpc ?? config.grpcFastPath)
