@@ -54,13 +54,13 @@ export function createNotFoundGoaway(opts: { after: number; logger: Logger }) {
 
 export type NotFoundGoaway = ReturnType<typeof createNotFoundGoaway>;
 
+type NodeHandlerFn = NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>;
+
 /**
  * gRPC port: a method the manager does not serve (daemons of the existing
  * system also call `/proto.DaemonService/*`) gets gRPC UNIMPLEMENTED, HTTP 200
  * with `grpc-status: 12` in one HEADERS frame (trailers-only), not an HTTP 404.
  */
-type NodeHandlerFn = NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>;
-
 export const answerUnimplemented: NodeHandlerFn = (req, res) => {
   const path = (req.url ?? "").split("?")[0] ?? "";
   const headers = {
