@@ -264,9 +264,7 @@ export function createManager(
         grpcWeb: false,
         connect: false,
         // Unknown methods: gRPC UNIMPLEMENTED, not HTTP 404 (also for the fast path's fallback).
-        fallback: answerUnimplemented as unknown as Parameters<
-          typeof connectNodeAdapter
-        >[0]["fallback"],
+        fallback: answerUnimplemented,
       });
       // connect-node does not announce what it accepts; the fast path does (gRPC
       // spec), so both say it on every answer.

@@ -1,4 +1,4 @@
-import type { Http2ServerRequest, Http2ServerResponse, ServerHttp2Session } from "node:http2";
+import type { ServerHttp2Session } from "node:http2";
 import {
   Code,
   type ConnectError,
@@ -7,6 +7,7 @@ import {
   type StreamRequest,
   type UnaryRequest,
 } from "@connectrpc/connect";
+import type { connectNodeAdapter } from "@connectrpc/connect-node";
 import { ManagerService } from "../../../gen/manager/manager_pb.js";
 import type { Logger } from "../../common/logging.js";
 import { encodeGrpcMessage } from "../grpc-fast/protocol.js";
@@ -53,24 +54,28 @@ export function createNotFoundGoaway(opts: { after: number; logger: Logger }) {
 
 export type NotFoundGoaway = ReturnType<typeof createNotFoundGoaway>;
 
+type NodeHandlerFn = NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>;
+
 /**
  * gRPC port: a method the manager does not serve (daemons of the existing
  * system also call `/proto.DaemonService/*`) gets gRPC UNIMPLEMENTED, HTTP 200
  * with `grpc-status: 12` in one HEADERS frame (trailers-only), not an HTTP 404.
  */
-export function answerUnimplemented(req: Http2ServerRequest, res: Http2ServerResponse): void {
-  const stream = res.stream;
-  if (stream.destroyed || stream.closed || stream.headersSent) return;
-  const path = req.url.split("?")[0] ?? "";
-  stream.respond(
-    {
-      ":status": 200,
-      "content-type": "application/grpc",
-      "grpc-status": String(Code.Unimplemented),
-      "grpc-message": encodeGrpcMessage(`method not implemented by this manager: ${path}`),
-    },
-    { endStream: true },
-  );
+export const answerUnimplemented: NodeHandlerFn = (req, res) => {
+  const path = (req.url ?? "").split("?")[0] ?? "";
+  const headers = {
+    "content-type": "application/grpc",
+    "grpc-status": String(Code.Unimplemented),
+    "grpc-message": encodeGrpcMessage(`method not implemented by this manager: ${path}`),
+  };
   // The request body (if any) is not wanted.
   if (!req.readableEnded) req.resume();
-}
+  if (!("stream" in res)) {
+    res.writeHead(200, headers);
+    res.end();
+    return;
+  }
+  const stream = res.stream;
+  if (stream.destroyed || stream.closed || stream.headersSent) return;
+  stream.respond({ ":status": 200, ...headers }, { endStream: true });
+};
