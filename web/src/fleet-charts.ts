@@ -22,7 +22,7 @@ interface FleetChart {
 const CHARTS: FleetChart[] = [
   {
     key: "fleet-reporting",
-    title: "Nodes reporting (online)",
+    title: "Nodes reporting CPU",
     type: "cpu",
     aggregates: ["count"],
     format: count,

@@ -1,4 +1,4 @@
-import { and, asc, count, desc, eq, gt, type SQL, sql } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, lt, type SQL, sql } from "drizzle-orm";
 import type { SelectorClause } from "../../../common/selector.js";
 import type { Database } from "../client.js";
 import { nodes, nodeUsage } from "../schema/nodes.js";
@@ -72,22 +72,22 @@ export async function listNodes(
     key: string;
   }[];
   if (q.orderBy === "node_id") {
-    const after = q.after ? gt(nodes.nodeId, q.after.nodeId) : undefined;
+    const after = q.after ? (q.descending ? lt : gt)(nodes.nodeId, q.after.nodeId) : undefined;
     const order = q.descending ? desc(nodes.nodeId) : asc(nodes.nodeId);
     rows = await db
       .select({ node: nodes, usage: nodeUsage, key: sql<string>`''` })
       .from(nodes)
       .leftJoin(nodeUsage, eq(nodeUsage.nodeId, nodes.nodeId))
-      .where(and(where, q.descending && q.after ? sql`${nodes.nodeId} < ${q.after.nodeId}` : after))
+      .where(and(where, after))
       .orderBy(order)
       .limit(q.limit);
   } else {
     const { expr, type } = SORT[q.orderBy];
-    const [lt, le] = q.descending ? ["<", "<="] : [">", ">="];
+    const [beyond, reach] = q.descending ? ["<", "<="] : [">", ">="];
     // The plain range condition is redundant but an index condition (an OR alone is a filter).
     const after = q.after
-      ? sql`${expr} ${sql.raw(le)} ${q.after.key}::${type}
-             and (${expr} ${sql.raw(lt)} ${q.after.key}::${type}
+      ? sql`${expr} ${sql.raw(reach)} ${q.after.key}::${type}
+             and (${expr} ${sql.raw(beyond)} ${q.after.key}::${type}
                   or (${expr} = ${q.after.key}::${type} and ${nodes.nodeId} > ${q.after.nodeId}))`
       : undefined;
     const select = { node: nodes, usage: nodeUsage, key: sql<string>`(${expr})::text` };
