@@ -27,6 +27,8 @@ export interface DaemonConfig {
     /** host:port of the manager's gRPC port. */
     address: string;
     tls: { certFile: string; keyFile: string; caFile: string } | undefined;
+    /** How often the TLS files are checked for a renewal (besides watching their folder). */
+    tlsReloadIntervalMs: number;
     /** Enrollment token file, sent as `Authorization: Bearer` on every call; checked readable at start. */
     tokenFile: string;
     heartbeatIntervalMs: number;
@@ -50,6 +52,7 @@ export const DAEMON_DEFAULTS: DaemonConfig = {
   manager: {
     address: "127.0.0.1:9090",
     tls: undefined,
+    tlsReloadIntervalMs: 10_000,
     tokenFile: "",
     heartbeatIntervalMs: 60_000,
     reconnectIntervalMs: 10_000,
@@ -179,6 +182,9 @@ export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonC
   });
   str("manager.tls.ca_file", (v) => {
     tls.caFile = v;
+  });
+  dur("manager.tls.reload_interval", 100, (ms) => {
+    cfg.manager.tlsReloadIntervalMs = ms;
   });
   const tlsSet = [tls.certFile, tls.keyFile, tls.caFile].filter(Boolean).length;
   if (tlsSet === 3) cfg.manager.tls = tls;

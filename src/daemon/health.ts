@@ -18,6 +18,8 @@ export interface Health {
     | { code: string; codeNumber: number; kind: FleetErrorKind; message: string; at: number }
     | undefined;
   heartbeatIntervalMs: number;
+  /** The client certificate's notAfter (Unix seconds), 0 without TLS. */
+  tlsCertExpiresAt: number;
 }
 
 export function createHealth(nodeId: string, heartbeatIntervalMs: number): Health {
@@ -32,6 +34,7 @@ export function createHealth(nodeId: string, heartbeatIntervalMs: number): Healt
     samplesSent: 0,
     lastError: undefined,
     heartbeatIntervalMs,
+    tlsCertExpiresAt: 0,
   };
 }
 

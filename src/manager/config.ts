@@ -23,7 +23,8 @@
  *                value_name_max_length: 128, metrics_per_request_max: 5000,
  *                max_future: 5m, request_max_bytes: 4MiB }
  *   shutdown:  { timeout: 15s }
- *   tls:       { cert: "", key: "", client_ca: "" }
+ *   tls:       { cert: "", key: "", client_ca: "", reload_interval: 10s, expiry_window: 14d }
+ *   identity:  { conflict_hold: 1h }
  *   auth:      { api_token: "", enroll_token: "", bind_node_identity: true }
  *   admission: { heartbeats_per_second: 1, heartbeat_burst: 10, reports_per_second: 5,
  *                report_burst: 50, max_in_flight: 2048, tracked_nodes_max: 100000,
@@ -103,7 +104,19 @@ export interface ManagerConfig {
   limits: ManagerLimits;
   shutdown: { timeoutMs: number };
   /** PEM file paths; "" = unset. cert+key: TLS on both ports; client_ca too: mTLS on gRPC. */
-  tls: { certFile: string; keyFile: string; clientCaFile: string };
+  tls: {
+    certFile: string;
+    keyFile: string;
+    clientCaFile: string;
+    /** How often the TLS files are looked at besides the folder watch (hot rotation). */
+    reloadIntervalMs: number;
+    /** Certificates expiring within this are warned about and flagged on nodes. */
+    expiryWindowSeconds: number;
+  };
+  identity: {
+    /** How long a node stays flagged after two daemons were last seen sharing its node_id. */
+    conflictHoldSeconds: number;
+  };
   auth: {
     /** FleetService, the dashboard's API and /metrics*: `Authorization: Bearer`; "" = open. */
     apiToken: string;
@@ -176,7 +189,14 @@ export const MANAGER_DEFAULTS: ManagerConfig = {
     requestMaxBytes: 4 * 1024 * 1024,
   },
   shutdown: { timeoutMs: 15_000 },
-  tls: { certFile: "", keyFile: "", clientCaFile: "" },
+  tls: {
+    certFile: "",
+    keyFile: "",
+    clientCaFile: "",
+    reloadIntervalMs: 10_000,
+    expiryWindowSeconds: 14 * 86_400,
+  },
+  identity: { conflictHoldSeconds: 3600 },
   auth: { apiToken: "", enrollToken: "", bindNodeIdentity: true },
   admission: {
     heartbeatsPerSecond: 1,
@@ -666,7 +686,12 @@ export const MANAGER_CONFIG_KEYS: readonly ConfigKeyDoc[] = [
 ] satisfies readonly ConfigKey[];
 
 function tlsAuthAdmissionKeys(): ConfigKey[] {
-  const file = (yaml: string, env: string, k: keyof ManagerConfig["tls"], description: string) =>
+  const file = (
+    yaml: string,
+    env: string,
+    k: "certFile" | "keyFile" | "clientCaFile",
+    description: string,
+  ) =>
     key<string>({
       yaml,
       env,
@@ -708,6 +733,39 @@ function tlsAuthAdmissionKeys(): ConfigKey[] {
       "clientCaFile",
       "CA (PEM) that signs daemon certificates; set: the gRPC port requires a client certificate (mTLS)",
     ),
+    key<number>({
+      yaml: "tls.reload_interval",
+      description:
+        "How often the TLS files are checked for a renewal (besides watching their folder); new pairs apply to new connections",
+      parse: durationMs(100, 3_600_000),
+      get: (c) => c.tls.reloadIntervalMs,
+      set: (c, v) => {
+        c.tls.reloadIntervalMs = v;
+      },
+      format: fmtMs,
+    }),
+    key<number>({
+      yaml: "tls.expiry_window",
+      description:
+        "Certificates (server, client CA, nodes') expiring within this are warned about at start and flagged on nodes",
+      parse: durationS(0, 3650 * 86_400),
+      get: (c) => c.tls.expiryWindowSeconds,
+      set: (c, v) => {
+        c.tls.expiryWindowSeconds = v;
+      },
+      format: (v) => (v % 86_400 === 0 ? `${v / 86_400}d` : fmtMs(v * 1000)),
+    }),
+    key<number>({
+      yaml: "identity.conflict_hold",
+      description:
+        "How long a node stays flagged identity_conflict after two daemons were last seen using its node_id",
+      parse: durationS(1, 30 * 86_400),
+      get: (c) => c.identity.conflictHoldSeconds,
+      set: (c, v) => {
+        c.identity.conflictHoldSeconds = v;
+      },
+      format: (v) => fmtMs(v * 1000),
+    }),
     key<string>({
       yaml: "auth.api_token",
       env: "FLEET_API_TOKEN",

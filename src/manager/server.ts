@@ -40,6 +40,7 @@ import { createRetention, type Retention } from "./services/retention.js";
 import { createServingState, type ServingState } from "./services/serving-state.js";
 import { createTelemetry, type Telemetry } from "./telemetry.js";
 import { createGrpcServer, createHttpServer, loadTlsMaterial, peerIdentityOf } from "./tls.js";
+import { createTlsReloader, type TlsExpiry, type TlsReloader } from "./tls-reload.js";
 
 export interface Manager {
   /** Opens the database, applies migrations, binds both ports. */
@@ -90,6 +91,7 @@ export function createManager(
   let httpServer: http.Server | https.Server | undefined;
   let watchHub: NodeWatchHub | undefined;
   let runtime: ManagerRuntime | undefined;
+  let tlsReloader: TlsReloader | undefined;
   const serving = createServingState();
   const telemetry = createTelemetry();
   const sessions = new Set<http2.ServerHttp2Session>();
@@ -98,6 +100,26 @@ export function createManager(
   const active = new Set<http2.Http2ServerResponse>();
   let grpcPort = 0;
   let httpPort = 0;
+
+  const exportTlsExpiry = (expiry: TlsExpiry) => {
+    telemetry.tlsExpiry.set({ role: "server" }, expiry.server);
+    if (expiry.clientCa !== undefined)
+      telemetry.tlsExpiry.set({ role: "client_ca" }, expiry.clientCa);
+  };
+  // One line at start for a certificate about to lapse, so renewal is not noticed by an outage.
+  const warnExpiringSoon = (expiry: TlsExpiry) => {
+    const now = Date.now() / 1000;
+    for (const [role, at] of [
+      ["server certificate (FLEET_TLS_CERT)", expiry.server],
+      ["client CA (FLEET_TLS_CLIENT_CA)", expiry.clientCa],
+    ] as const) {
+      if (at === undefined || at - now > config.tls.expiryWindowSeconds) continue;
+      logger.warn(
+        { expires: new Date(at * 1000).toISOString(), days: Math.floor((at - now) / 86_400) },
+        at <= now ? `${role} has expired` : `${role} expires within tls.expiry_window`,
+      );
+    }
+  };
 
   const scheme = config.tls.certFile && config.tls.keyFile ? "https" : "http";
   const urlOf = (host: string, port: number) =>
@@ -261,6 +283,23 @@ export function createManager(
       httpServer = createHttpServer(config, tls, httpHandler);
       grpcPort = await listen(grpcServer, config.grpcAddr, "grpc.addr (FLEET_GRPC_ADDR)");
       httpPort = await listen(httpServer, config.httpAddr, "http.addr (FLEET_HTTP_ADDR)");
+      if (tls) {
+        tlsReloader = createTlsReloader({
+          config,
+          initial: tls,
+          grpcServer: grpcServer as http2.Http2SecureServer,
+          httpServer: httpServer as https.Server,
+          intervalMs: config.tls.reloadIntervalMs,
+          logger,
+          onChange: (expiry) => {
+            telemetry.tlsReloads.inc({ result: "ok" });
+            exportTlsExpiry(expiry);
+          },
+          onRefused: () => telemetry.tlsReloads.inc({ result: "refused" }),
+        });
+        exportTlsExpiry(tlsReloader.expiry);
+        warnExpiringSoon(tlsReloader.expiry);
+      }
       heartbeats.start();
       retention.start();
       await liveness.start();
@@ -270,6 +309,8 @@ export function createManager(
     },
 
     async stop() {
+      tlsReloader?.close();
+      tlsReloader = undefined;
       // Health checks and /readyz report NOT_SERVING first, so balancers move away.
       serving.set(false);
       // Open WatchNodes streams would otherwise keep the HTTP server from closing.

@@ -78,6 +78,18 @@ export function createTelemetry() {
       help: "1 while this replica holds the sweeper lock",
       registers: [registry],
     }),
+    tlsExpiry: new Gauge({
+      name: "fleet_tls_certificate_expiry_timestamp_seconds",
+      help: "When the TLS certificate in force expires (Unix s), by role: server, client_ca (the earliest of the bundle)",
+      labelNames: ["role"] as const,
+      registers: [registry],
+    }),
+    tlsReloads: new Counter({
+      name: "fleet_tls_reloads_total",
+      help: "Changed TLS files seen, by result: ok (new connections use them) or refused (the old pair stays)",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
     nodes: new Gauge({
       name: "fleet_nodes",
       help: "Nodes by status (flapping counts nodes also counted online or offline)",

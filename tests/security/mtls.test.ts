@@ -41,7 +41,12 @@ describe("mTLS on the gRPC port, node identity bound to the certificate", () => 
     });
     writeCertificates({ outDir: rogue, nodes: [nodeA], hosts: ["127.0.0.1"], days: 2 });
     manager = await startTestManager({
-      tls: { certFile: f("server.pem"), keyFile: f("server.key"), clientCaFile: f("ca.pem") },
+      tls: {
+        ...MANAGER_DEFAULTS.tls,
+        certFile: f("server.pem"),
+        keyFile: f("server.key"),
+        clientCaFile: f("ca.pem"),
+      },
       auth: { apiToken: API_TOKEN, enrollToken: "", bindNodeIdentity: true },
     });
     grpcPort = Number(new URL(manager.grpcUrl).port);
@@ -57,6 +62,7 @@ describe("mTLS on the gRPC port, node identity bound to the certificate", () => 
       timeoutMs: 5_000,
       retry: false,
       tls: {
+        ...MANAGER_DEFAULTS.tls,
         certFile: join(caDir, `node-${node}.pem`),
         keyFile: join(caDir, `node-${node}.key`),
         caFile: f("ca.pem"),
@@ -256,6 +262,7 @@ describe("mTLS with node identity binding off (a fleet sharing one certificate)"
     writeCertificates({ outDir: dir, nodes: ["shared"], hosts: ["127.0.0.1"], days: 2 });
     manager = await startTestManager({
       tls: {
+        ...MANAGER_DEFAULTS.tls,
         certFile: join(dir, "server.pem"),
         keyFile: join(dir, "server.key"),
         clientCaFile: join(dir, "ca.pem"),
@@ -273,6 +280,7 @@ describe("mTLS with node identity binding off (a fleet sharing one certificate)"
       timeoutMs: 5_000,
       retry: false,
       tls: {
+        ...MANAGER_DEFAULTS.tls,
         certFile: join(dir, "node-shared.pem"),
         keyFile: join(dir, "node-shared.key"),
         caFile: join(dir, "ca.pem"),
@@ -298,6 +306,7 @@ describe("the lean gRPC path (fastUnaryGrpc) enforces the same identity, tokens 
     manager = createManager(
       testManagerConfig({
         tls: {
+          ...MANAGER_DEFAULTS.tls,
           certFile: join(dir, "server.pem"),
           keyFile: join(dir, "server.key"),
           clientCaFile: join(dir, "ca.pem"),
@@ -318,6 +327,7 @@ describe("the lean gRPC path (fastUnaryGrpc) enforces the same identity, tokens 
       timeoutMs: 5_000,
       retry: false,
       tls: {
+        ...MANAGER_DEFAULTS.tls,
         certFile: join(dir, `node-${nodeA}.pem`),
         keyFile: join(dir, `node-${nodeA}.key`),
         caFile: join(dir, "ca.pem"),
