@@ -15,7 +15,7 @@ export interface CollectorConfig {
   intervalMs: number;
 }
 
-export type DaemonCommand = "run" | "once" | "status";
+export type DaemonCommand = "run" | "once" | "status" | "reset-id";
 
 export interface DaemonConfig {
   id: string;
@@ -89,7 +89,8 @@ const FLAGS = {
  * stray argument is a ConfigError naming it (exit 2), never silently ignored.
  */
 export function parseDaemonArgv(argv: readonly string[]) {
-  const status = argv[0] === "status";
+  const resetId = argv[0] === "reset-id";
+  const status = argv[0] === "status" || resetId;
   let parsed: ReturnType<typeof parseArgs<{ options: typeof FLAGS; allowPositionals: true }>>;
   try {
     parsed = parseArgs({
@@ -110,10 +111,10 @@ export function parseDaemonArgv(argv: readonly string[]) {
   const [stray] = parsed.positionals;
   if (stray !== undefined)
     problems.push(
-      `command line: unexpected argument "${stray}" (the only command is "status", given first)`,
+      `command line: unexpected argument "${stray}" (the commands are "status" and "reset-id", given first)`,
     );
   if (problems.length) throw new ConfigError(problems);
-  return { ...parsed.values, status };
+  return { ...parsed.values, status: status && !resetId, resetId };
 }
 
 /** Defaults, then YAML (`--config`, the existing system's keys), then env, then flags. */
@@ -281,6 +282,7 @@ export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonC
   if (flags["work-dir"]) cfg.workDir = flags["work-dir"];
   if (flags.once) cfg.command = "once";
   if (flags.status) cfg.command = "status";
+  if (flags.resetId) cfg.command = "reset-id";
 
   if (!/^[^\s/]+:\d{1,5}$/.test(cfg.manager.address.replace(/^https?:\/\//, ""))) {
     problems.push(`manager.address: expected host:port, got "${cfg.manager.address}"`);

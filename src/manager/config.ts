@@ -24,7 +24,7 @@
  *                max_future: 5m, request_max_bytes: 4MiB }
  *   shutdown:  { timeout: 15s }
  *   tls:       { cert: "", key: "", client_ca: "", reload_interval: 10s, expiry_window: 14d }
- *   identity:  { conflict_hold: 1h }
+ *   identity:  { detect_conflicts: true, conflict_hold: 1h }
  *   auth:      { api_token: "", enroll_token: "", bind_node_identity: true }
  *   admission: { heartbeats_per_second: 1, heartbeat_burst: 10, reports_per_second: 5,
  *                report_burst: 50, max_in_flight: 2048, tracked_nodes_max: 100000,
@@ -116,6 +116,8 @@ export interface ManagerConfig {
   identity: {
     /** How long a node stays flagged after two daemons were last seen sharing its node_id. */
     conflictHoldSeconds: number;
+    /** Off for proxies that spread one daemon's calls over several source addresses without mTLS. */
+    detectConflicts: boolean;
   };
   auth: {
     /** FleetService, the dashboard's API and /metrics*: `Authorization: Bearer`; "" = open. */
@@ -196,7 +198,7 @@ export const MANAGER_DEFAULTS: ManagerConfig = {
     reloadIntervalMs: 10_000,
     expiryWindowSeconds: 14 * 86_400,
   },
-  identity: { conflictHoldSeconds: 3600 },
+  identity: { conflictHoldSeconds: 3600, detectConflicts: true },
   auth: { apiToken: "", enrollToken: "", bindNodeIdentity: true },
   admission: {
     heartbeatsPerSecond: 1,
@@ -765,6 +767,16 @@ function tlsAuthAdmissionKeys(): ConfigKey[] {
         c.identity.conflictHoldSeconds = v;
       },
       format: (v) => fmtMs(v * 1000),
+    }),
+    key<boolean>({
+      yaml: "identity.detect_conflicts",
+      description:
+        "Flag a node_id served by two daemons at once (peers alternating); false behind a proxy that spreads one daemon's calls over several addresses without passing client certificates",
+      parse: boolean,
+      get: (c) => c.identity.detectConflicts,
+      set: (c, v) => {
+        c.identity.detectConflicts = v;
+      },
     }),
     key<string>({
       yaml: "auth.api_token",

@@ -13,6 +13,7 @@ import { insecureListenerProblem, type ManagerConfig, validationLimits } from ".
 import { type DatabaseHandle, openDatabase } from "./db/client.js";
 import { runMigrations } from "./db/migrate.js";
 import { createFastUnaryHandler } from "./grpc-fast/unary-handler.js";
+import { callPeerKey } from "./handlers/call-peer.js";
 import { createFleetHttpHandler } from "./http/fleet-http.js";
 import { createRateLimitInterceptor, createShedInterceptor } from "./interceptors/admission.js";
 import {
@@ -29,6 +30,7 @@ import { fleetRoutes, healthRoutes, managerRoutes, type Services } from "./route
 import { createAdmission } from "./services/admission.js";
 import { createFleetQueryService } from "./services/fleet-query.js";
 import { createHeartbeatBatcher, type HeartbeatBatcher } from "./services/heartbeat-batcher.js";
+import { createIdentityWatch } from "./services/identity-watch.js";
 import { createIngestBatcher, type IngestBatcher } from "./services/ingest-batcher.js";
 import { createKnownNodes } from "./services/known-nodes.js";
 import { createLiveness, type Liveness } from "./services/liveness.js";
@@ -39,7 +41,13 @@ import { createPacing, type Pacing } from "./services/pacing.js";
 import { createRetention, type Retention } from "./services/retention.js";
 import { createServingState, type ServingState } from "./services/serving-state.js";
 import { createTelemetry, type Telemetry } from "./telemetry.js";
-import { createGrpcServer, createHttpServer, loadTlsMaterial, peerIdentityOf } from "./tls.js";
+import {
+  createGrpcServer,
+  createHttpServer,
+  loadTlsMaterial,
+  peerIdentityOf,
+  peerOf,
+} from "./tls.js";
 import { createTlsReloader, type TlsExpiry, type TlsReloader } from "./tls-reload.js";
 
 export interface Manager {
@@ -168,12 +176,25 @@ export function createManager(
       // Partitions for the whole retention window exist before the first row arrives.
       await retention.maintain();
       const known = createKnownNodes(db, { ttlMs: config.heartbeat.knownNodeTtlMs });
+      // Set below; the window follows the interval the manager asks for.
+      let pacingRef: Pacing | undefined;
+      const identity = createIdentityWatch({
+        db,
+        logger,
+        windowMs: () =>
+          2 * 1000 * (pacingRef?.heartbeatIntervalSeconds() ?? config.heartbeatIntervalSeconds) +
+          config.heartbeat.flushIntervalMs,
+        holdSeconds: config.identity.conflictHoldSeconds,
+        enabled: config.identity.detectConflicts,
+      });
       const heartbeats = createHeartbeatBatcher({
         db,
         known,
         flushIntervalMs: config.heartbeat.flushIntervalMs,
         telemetry,
         logger,
+        expiryWindowSeconds: config.tls.expiryWindowSeconds,
+        onFlushed: (nodeId, previous, ours) => identity.flushed(nodeId, previous, ours),
       });
       const ingest = createIngestBatcher(
         { db, telemetry, logger, onNodeGone: (id) => known.forget(id) },
@@ -183,6 +204,7 @@ export function createManager(
         minIntervalSeconds: config.heartbeatIntervalSeconds,
         maxPerSecond: config.heartbeat.maxPerSecond,
       });
+      pacingRef = pacing;
       const liveness = createLiveness({
         handle,
         pacing,
@@ -194,7 +216,7 @@ export function createManager(
       runtime = { liveness, heartbeats, ingest, retention, pacing, telemetry, serving };
 
       const services: Services = {
-        nodes: createNodeService(db, { known, heartbeats }),
+        nodes: createNodeService(db, { known, heartbeats, identity }),
         metrics: createMetricsService({ known, batcher: ingest, limits }),
         pacing,
         fleet: createFleetQueryService(db, { known }),
@@ -227,7 +249,9 @@ export function createManager(
         createRateLimitInterceptor(admission),
       ];
       const contextValues = (req: Parameters<typeof peerIdentityOf>[0]) =>
-        createContextValues().set(peerIdentityKey, peerIdentityOf(req));
+        createContextValues()
+          .set(peerIdentityKey, peerIdentityOf(req))
+          .set(callPeerKey, peerOf(req));
       const tokenGate = createHttpTokenGate(config.auth.apiToken);
       const ops = createOpsHttpHandler({ handle: () => database, serving, telemetry, logger });
 

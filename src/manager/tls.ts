@@ -105,6 +105,44 @@ export function peerIdentityOf(
   return identity;
 }
 
+/** Who is on the other end of a connection: what tells two daemons apart. */
+export interface Peer {
+  /** `address` or `address cert=<sha-256 prefix>`: equal for calls from one daemon. */
+  key: string;
+  /** notAfter of the verified client certificate (Unix seconds); undefined without one. */
+  certExpiresAt: number | undefined;
+}
+
+const peers = new WeakMap<object, Peer>();
+
+/**
+ * The peer of the request's connection (remote address without port, and the
+ * verified client certificate's fingerprint), computed once per connection,
+ * so a heartbeat pays one WeakMap lookup for it.
+ */
+export function peerOf(req: IncomingMessage | Http2ServerRequest): Peer | undefined {
+  const socket = (
+    "stream" in req && req.stream?.session ? req.stream.session.socket : req.socket
+  ) as TLSSocket | undefined;
+  if (!socket) return undefined;
+  const known = peers.get(socket);
+  if (known) return known;
+  const address = (socket.remoteAddress ?? "").replace(/^::ffff:/, "");
+  let peer: Peer = { key: address, certExpiresAt: undefined };
+  if (typeof socket.getPeerCertificate === "function" && socket.authorized) {
+    const cert = socket.getPeerCertificate();
+    if (cert?.fingerprint256) {
+      const expires = Date.parse(cert.valid_to);
+      peer = {
+        key: `${address} cert=${cert.fingerprint256.replaceAll(":", "").slice(0, 16).toLowerCase()}`,
+        certExpiresAt: Number.isFinite(expires) ? Math.floor(expires / 1000) : undefined,
+      };
+    }
+  }
+  peers.set(socket, peer);
+  return peer;
+}
+
 /** HTTP/2 SETTINGS and session bounds for the gRPC port, TLS or not. */
 export function grpcServerOptions(
   config: Readonly<ManagerConfig>,

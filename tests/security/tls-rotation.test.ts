@@ -46,6 +46,8 @@ function secretVolume(root: string, names: readonly string[]) {
 }
 
 const read = (p: string) => readFileSync(p);
+const validTo = (pem: Buffer) =>
+  Math.floor(new Date(new X509Certificate(pem).validTo).getTime() / 1000);
 const fingerprintOf = (pem: Buffer) => new X509Certificate(pem).fingerprint256;
 
 /** The server certificate a fresh TLS handshake to the manager's gRPC port presents (no client cert). */
@@ -56,7 +58,6 @@ function serverCertOf(port: number, ca: Buffer): Promise<string> {
       port,
       ca,
       ALPNProtocols: ["h2"],
-      servername: "127.0.0.1",
     });
     s.once("secureConnect", () => {
       resolve(s.getPeerX509Certificate()?.fingerprint256 ?? "");
@@ -99,7 +100,8 @@ describe("TLS hot rotation, real processes and real files", () => {
   const b = (f: string) => read(join(pkiB, f));
 
   beforeAll(async () => {
-    writeCertificates({ outDir: pkiA, nodes: ids, hosts: ["127.0.0.1"], days: 30 });
+    // The old PKI is close to expiry (within the default 14-day window), the new one is not.
+    writeCertificates({ outDir: pkiA, nodes: ids, hosts: ["127.0.0.1"], days: 10 });
     writeCertificates({ outDir: pkiB, nodes: ids, hosts: ["127.0.0.1"], days: 90 });
     mgrSecret.init({
       "tls.crt": a("server.pem"),
@@ -215,6 +217,20 @@ describe("TLS hot rotation, real processes and real files", () => {
       ReturnType<typeof secretVolume>,
     ];
     await Promise.all([reportedAfter(d1, 0), reportedAfter(d2, 0)]);
+    // Expiry in sight: both programs warn at start; the manager flags the nodes.
+    await manager.waitLog(
+      (l) => l.msg === "server certificate (FLEET_TLS_CERT) expires within tls.expiry_window",
+    );
+    for (const d of daemons) {
+      expect(d.events.some((e) => e.msg === "the client certificate expires within 14 days")).toBe(
+        true,
+      );
+    }
+    const flaggedNode = await waitFor("node certificate flagged", async () => {
+      const { node } = await fleet().getNode({ nodeId: ids[0] as string });
+      return node?.certExpiring ? node : undefined;
+    });
+    expect(Number(flaggedNode.certExpiresAt)).toBe(validTo(a(`node-${ids[0]}.pem`)));
     expect(await serverCertOf(grpcPort, a("ca.pem"))).toBe(fingerprintOf(a("server.pem")));
     const bundle = Buffer.concat([a("ca.pem"), b("ca.pem")]);
 
@@ -320,11 +336,29 @@ describe("TLS hot rotation, real processes and real files", () => {
           "m",
         ).exec(metrics)?.[1],
       );
-    const validTo = (pem: Buffer) =>
-      Math.floor(new Date(new X509Certificate(pem).validTo).getTime() / 1000);
     expect(expiry("server")).toBe(validTo(b("server.pem")));
     expect(expiry("client_ca")).toBe(validTo(b("ca.pem")));
     expect(metrics).toMatch(/^fleet_tls_reloads_total\{result="refused"\} 1$/m);
+    // The nodes now show their new certificates, not flagged; the daemons report theirs too.
+    for (const id of ids) {
+      const node = await waitFor("node certificate renewed", async () => {
+        const { node } = await fleet().getNode({ nodeId: id });
+        return node && Number(node.certExpiresAt) === validTo(b(`node-${id}.pem`))
+          ? node
+          : undefined;
+      });
+      expect(node.certExpiring).toBe(false);
+      const self = await fleet().queryMetrics({
+        nodeId: id,
+        type: "daemon",
+        name: "tls_cert_expiry_timestamp",
+        start: BigInt(Math.floor(afterAll / 1000) - 1),
+        end: now + 5n,
+      });
+      expect(self.series[0]?.points.at(-1)?.value).toBe(validTo(b(`node-${id}.pem`)));
+    }
+    const fleetText = await httpsGet(`${manager.httpUrl}/metrics/fleet`, bundle, API_TOKEN);
+    expect(fleetText).toContain(`fleet_node_certificate_expiring{node_id="${ids[0]}"} 0`);
     const refused = manager.logs.filter(
       (l) => l.msg === "new TLS files refused; keeping the certificate in force",
     );

@@ -1,9 +1,9 @@
-import { apiToken, fleet, needsToken, setApiToken } from "./client.js";
-import { h } from "./dom.js";
+import { fleet, needsToken } from "./client.js";
 import { onLiveState } from "./live.js";
 import { renderNodePage } from "./node-page.js";
 import { renderOverview } from "./overview.js";
 import "./style.css";
+import { renderTokenPrompt } from "./token.js";
 
 const app = document.getElementById("app") as HTMLElement;
 const live = document.getElementById("live") as HTMLElement;
@@ -31,25 +31,7 @@ async function main(): Promise<void> {
     await fleet.getFleetSummary({});
   } catch (err) {
     if (needsToken(err)) {
-      const input = h("input", {
-        type: "password",
-        placeholder: "FLEET_API_TOKEN",
-        value: apiToken(),
-      });
-      const form = h(
-        "form",
-        { class: "panel token" },
-        h("h1", {}, "API token required"),
-        h("p", {}, "This manager requires an API token. It is stored in this browser only."),
-        input,
-        h("button", { type: "submit" }, "continue"),
-      );
-      form.addEventListener("submit", (e) => {
-        e.preventDefault();
-        setApiToken(input.value.trim());
-        window.location.reload();
-      });
-      app.replaceChildren(form);
+      renderTokenPrompt(app);
       return;
     }
   }

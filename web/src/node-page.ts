@@ -1,4 +1,5 @@
 import type { Node } from "../../gen/fleet/v1/fleet_pb.js";
+import { trustBadges } from "./badges.js";
 import { type ChartData, type ChartSeries, createChart } from "./chart.js";
 import { fleet } from "./client.js";
 import { fill, h } from "./dom.js";
@@ -128,6 +129,7 @@ export function renderNodePage(
           { class: `badge ${n.status}`, id: "node-status", "data-status": n.status },
           n.status,
         ),
+        ...trustBadges(n).map((b) => h("span", {}, " ", b)),
       ),
       h(
         "div",

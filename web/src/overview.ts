@@ -1,4 +1,5 @@
 import type { GetFleetSummaryResponse, Node } from "../../gen/fleet/v1/fleet_pb.js";
+import { trustBadges } from "./badges.js";
 import { fleet } from "./client.js";
 import { fill, h } from "./dom.js";
 import { ago, labelPairs } from "./format.js";
@@ -103,7 +104,7 @@ export function renderOverview(root: HTMLElement, query: URLSearchParams): () =>
       "tr",
       { "data-node-id": n.nodeId, "data-status": n.status, class: flash ? "flash" : undefined },
       h("td", {}, h("a", { href: `#/node/${encodeURIComponent(n.nodeId)}` }, n.nodeId)),
-      h("td", {}, h("span", { class: `badge ${n.status}` }, n.status)),
+      h("td", {}, h("span", { class: `badge ${n.status}` }, n.status), ...trustBadges(n)),
       h("td", {}, n.hostname || "–"),
       h("td", { class: "mono" }, n.ip || "–"),
       h("td", {}, `${n.os || "?"} / ${n.arch || "?"}`),

@@ -30,6 +30,34 @@ export async function nodeCommand(ctx: CommandContext): Promise<void> {
       ["labels", labelText(node.labels)],
       ["registered_at", isoTime(Number(node.registeredAt))],
       ["last_seen_at", last ? `${isoTime(last)} (${ago(last)})` : "never"],
+      ...trustRows(node),
     ]),
   );
+}
+
+/** Certificate expiry and cloned identity, shown only when the manager knows something. */
+function trustRows(node: {
+  certExpiresAt: bigint;
+  certExpiring: boolean;
+  identityConflict: boolean;
+  identityConflictAt: bigint;
+  identityConflictPeers: string;
+}): [string, string][] {
+  const rows: [string, string][] = [];
+  const expires = Number(node.certExpiresAt);
+  if (expires) {
+    const days = Math.floor((expires * 1000 - Date.now()) / 86_400_000);
+    const when = days < 0 ? "EXPIRED" : `in ${days} d`;
+    rows.push([
+      "cert_expires_at",
+      `${isoTime(expires)} (${when})${node.certExpiring ? "  ! EXPIRES SOON: renew it" : ""}`,
+    ]);
+  }
+  if (node.identityConflict) {
+    rows.push([
+      "identity",
+      `! CONFLICT: two daemons use this node_id (${node.identityConflictPeers}), last ${ago(Number(node.identityConflictAt))}; run \`fleet-daemon reset-id\` on the clone`,
+    ]);
+  }
+  return rows;
 }

@@ -10,7 +10,7 @@ export function createListNodesHandler(nodes: NodeService) {
   ): Promise<MessageInitShape<typeof ListNodesResponseSchema>> => {
     const page = await nodes.list(req);
     return {
-      nodes: page.rows.map(toNodeMessage),
+      nodes: page.rows.map((row) => toNodeMessage(row)),
       nextPageToken: page.nextPageToken,
       total: BigInt(page.total),
     };

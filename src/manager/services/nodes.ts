@@ -4,7 +4,14 @@ import type { NodeRegistration } from "../../common/types.js";
 import type { Database } from "../db/client.js";
 import { findNode, listNodes, type NodeRow, upsertNode } from "../db/queries/nodes.js";
 import type { HeartbeatBatcher } from "./heartbeat-batcher.js";
+import type { IdentityWatch } from "./identity-watch.js";
 import type { KnownNodes } from "./known-nodes.js";
+
+/** Who sent a call: the connection's peer key and its client certificate's notAfter. */
+export interface CallPeer {
+  key: string;
+  certExpiresAt: number | undefined;
+}
 
 const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
@@ -15,23 +22,36 @@ const MAX_PAGE_SIZE = 1000;
  */
 export function createNodeService(
   db: Database,
-  deps: { known: KnownNodes; heartbeats: HeartbeatBatcher },
+  deps: { known: KnownNodes; heartbeats: HeartbeatBatcher; identity?: IdentityWatch },
 ) {
   return {
-    async register(reg: NodeRegistration, now = new Date()): Promise<void> {
+    async register(reg: NodeRegistration, peer?: CallPeer, now = new Date()): Promise<void> {
       await upsertNode(db, reg, now);
       deps.known.add(reg.nodeId);
+      if (peer) deps.identity?.observe(reg.nodeId, peer.key, now.getTime());
     },
 
     /**
      * Records a heartbeat; NodeNotFoundError when the node is unknown. The
      * daemon's own timestamp gives its clock skew (0 when it sent none).
      */
-    async heartbeat(nodeId: string, daemonTimestamp: number, now = new Date()): Promise<void> {
+    async heartbeat(
+      nodeId: string,
+      daemonTimestamp: number,
+      peer?: CallPeer,
+      now = new Date(),
+    ): Promise<void> {
       if (!deps.known.isKnown(nodeId)) await deps.known.require(nodeId);
       const skewSeconds =
         daemonTimestamp > 0 ? daemonTimestamp - Math.floor(now.getTime() / 1000) : 0;
-      deps.heartbeats.record(nodeId, now, clampSkew(skewSeconds));
+      if (peer) deps.identity?.observe(nodeId, peer.key, now.getTime());
+      deps.heartbeats.record(
+        nodeId,
+        now,
+        clampSkew(skewSeconds),
+        peer?.key ?? "",
+        peer?.certExpiresAt,
+      );
     },
 
     /** A page of nodes; the page token is the last node_id of the previous page. */

@@ -41,24 +41,84 @@ export async function findNode(db: Database, nodeId: string): Promise<NodeRow | 
   return rows[0];
 }
 
-/** Writes many `last_seen_at` values in one statement; returns the ids that exist. */
+/** One node's coalesced heartbeat: newest time, clock skew, and (when known) who sent it. */
+export interface SeenEntry {
+  nodeId: string;
+  at: Date;
+  skewSeconds: number;
+  /** `address|fingerprint` of the connection; "" when unknown (kept as it was). */
+  peer?: string;
+  /** notAfter of the client certificate and the time from which it is flagged. */
+  certExpiresAt?: Date | undefined;
+  certWarnAt?: Date | undefined;
+}
+
+/**
+ * Writes many `last_seen_at` values in one statement; returns the ids that
+ * exist, each with the peer the row held before (a self-join reads the old
+ * row), so a replica learns that another one wrote a different peer meanwhile.
+ */
 export async function touchLastSeen(
   db: Database,
-  seen: readonly { nodeId: string; at: Date; skewSeconds: number }[],
-): Promise<string[]> {
+  seen: readonly SeenEntry[],
+): Promise<{ nodeId: string; previousPeer: string }[]> {
   if (seen.length === 0) return [];
   // One JSON parameter: arrays as bind parameters differ between postgres.js and PGlite.
   const rows = JSON.stringify(
-    seen.map((s) => ({ node_id: s.nodeId, at: s.at.toISOString(), skew: s.skewSeconds })),
+    seen.map((s) => ({
+      node_id: s.nodeId,
+      at: s.at.toISOString(),
+      skew: s.skewSeconds,
+      peer: s.peer ?? "",
+      cert: s.certExpiresAt?.toISOString() ?? null,
+      warn: s.certWarnAt?.toISOString() ?? null,
+    })),
   );
   const result = await db.execute(sql`
     update ${nodes} as n
        set last_seen_at = greatest(n.last_seen_at, u.at),
-           clock_skew_seconds = u.skew
-      from jsonb_to_recordset(${rows}::jsonb) as u(node_id text, at timestamptz, skew int)
+           clock_skew_seconds = u.skew,
+           last_peer = coalesce(nullif(u.peer, ''), n.last_peer),
+           cert_expires_at = coalesce(u.cert, n.cert_expires_at),
+           cert_warn_at = coalesce(u.warn, n.cert_warn_at)
+      from jsonb_to_recordset(${rows}::jsonb)
+           as u(node_id text, at timestamptz, skew int, peer text, cert timestamptz, warn timestamptz)
+      join ${nodes} as o on o.node_id = u.node_id
      where n.node_id = u.node_id
- returning n.node_id`);
-  return rowsOf<{ node_id: string }>(result).map((r) => r.node_id);
+ returning n.node_id, o.last_peer as previous_peer`);
+  return rowsOf<{ node_id: string; previous_peer: string }>(result).map((r) => ({
+    nodeId: r.node_id,
+    previousPeer: r.previous_peer,
+  }));
+}
+
+/**
+ * Flags one node as served by two daemons and records an `identity_conflict`
+ * event naming both peers, in one transaction; no other row is touched.
+ */
+export async function recordIdentityConflict(
+  db: Database,
+  c: { nodeId: string; peers: string; at: Date; until: Date },
+): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const hit = await tx
+      .update(nodes)
+      .set({
+        identityConflictAt: c.at,
+        identityConflictUntil: c.until,
+        identityConflictPeers: c.peers,
+      })
+      .where(eq(nodes.nodeId, c.nodeId))
+      .returning({ nodeId: nodes.nodeId });
+    if (hit.length === 0) return false;
+    await tx.insert(nodeEvents).values({
+      nodeId: c.nodeId,
+      kind: "identity_conflict",
+      reason: `node_id served by two daemons at once: ${c.peers}`,
+      time: c.at,
+    });
+    return true;
+  });
 }
 
 /** Drizzle's execute() returns an array on postgres.js and `{ rows }` on PGlite. */
