@@ -29,7 +29,8 @@
  *   admission: { heartbeats_per_second: 1, heartbeat_burst: 10, reports_per_second: 5,
  *                report_burst: 50, max_in_flight: 2048, tracked_nodes_max: 100000,
  *                pushback_min: 500ms, pushback_spread: 10s,
- *                max_concurrent_streams: 1000, max_header_list_size: 16KiB }
+ *                max_concurrent_streams: 1000, max_header_list_size: 16KiB,
+ *                idle_timeout: 5m, first_request_timeout: 10s }
  */
 import {
   deepFreeze,
@@ -144,6 +145,10 @@ export interface ManagerConfig {
     /** HTTP/2 SETTINGS on the gRPC port. */
     maxConcurrentStreams: number;
     maxHeaderListSize: number;
+    /** A connection with no traffic for this long is closed (both ports). */
+    idleTimeoutMs: number;
+    /** A connection that has not sent a request (or finished TLS) by then is closed. */
+    firstRequestTimeoutMs: number;
   };
 }
 
@@ -211,6 +216,8 @@ export const MANAGER_DEFAULTS: ManagerConfig = {
     pushbackSpreadMs: 10_000,
     maxConcurrentStreams: 1000,
     maxHeaderListSize: 16 * 1024,
+    idleTimeoutMs: 300_000,
+    firstRequestTimeoutMs: 10_000,
   },
 };
 
@@ -871,6 +878,20 @@ function tlsAuthAdmissionKeys(): ConfigKey[] {
       bytes(1024, 1024 * 1024),
       "HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE on the gRPC port (and the HTTP port's header limit)",
       (v) => (v % 1024 === 0 ? `${v / 1024}KiB` : `${v}B`),
+    ),
+    adm(
+      "idle_timeout",
+      "idleTimeoutMs",
+      durationMs(1000, 86_400_000),
+      "A connection without traffic for this long is closed, on both ports (daemons reconnect at their next call)",
+      fmtMs,
+    ),
+    adm(
+      "first_request_timeout",
+      "firstRequestTimeoutMs",
+      durationMs(500, 600_000),
+      "A connection that has not finished TLS or sent its first request by then is closed (idle-connection floods)",
+      fmtMs,
     ),
   ];
 }

@@ -15,6 +15,7 @@ import { runMigrations } from "./db/migrate.js";
 import { createFastUnaryHandler } from "./grpc-fast/unary-handler.js";
 import { callPeerKey } from "./handlers/call-peer.js";
 import { createFleetHttpHandler } from "./http/fleet-http.js";
+import { guardHttp2Server } from "./http2-guard.js";
 import { createRateLimitInterceptor, createShedInterceptor } from "./interceptors/admission.js";
 import {
   createAuthInterceptor,
@@ -295,7 +296,10 @@ export function createManager(
         },
       });
 
+      // Oversized header blocks are refused before anything reads them (http2-guard.ts).
+      let admitHeaders: (req: http2.Http2ServerRequest) => boolean = () => true;
       grpcServer = createGrpcServer(config, tls, (req, res) => {
+        if (!admitHeaders(req)) return;
         active.add(res);
         res.once("close", () => active.delete(res));
         grpcHandler(req, res);
@@ -303,6 +307,13 @@ export function createManager(
       grpcServer.on("session", (session) => {
         sessions.add(session);
         session.once("close", () => sessions.delete(session));
+      });
+      admitHeaders = guardHttp2Server(grpcServer, {
+        idleMs: config.admission.idleTimeoutMs,
+        firstRequestMs: config.admission.firstRequestTimeoutMs,
+        maxHeaderListSize: config.admission.maxHeaderListSize,
+        logger,
+        onClose: (reason) => telemetry.http2Closed.inc({ reason }),
       });
       httpServer = createHttpServer(config, tls, httpHandler);
       grpcPort = await listen(grpcServer, config.grpcAddr, "grpc.addr (FLEET_GRPC_ADDR)");

@@ -90,6 +90,12 @@ export function createTelemetry() {
       labelNames: ["result"] as const,
       registers: [registry],
     }),
+    http2Closed: new Counter({
+      name: "fleet_http2_sessions_closed_total",
+      help: "gRPC-port connections closed by the manager, by reason (idle, no_request, rapid_reset, oversized_headers)",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
     nodes: new Gauge({
       name: "fleet_nodes",
       help: "Nodes by status (flapping counts nodes also counted online or offline)",

@@ -158,9 +158,11 @@ export function grpcServerOptions(
     // A connection that never speaks HTTP/2 is dropped after this long.
     unknownProtocolTimeout: 5_000,
   };
+  const handshake = { handshakeTimeout: config.admission.firstRequestTimeoutMs };
   if (!tls) return bounds;
   return {
     ...bounds,
+    ...handshake,
     cert: tls.cert,
     key: tls.key,
     minVersion: "TLSv1.3",
@@ -191,13 +193,24 @@ export function createHttpServer(
     // Slow senders (slowloris) lose their connection instead of holding it.
     headersTimeout: 10_000,
     requestTimeout: 60_000,
+    // Checked every 2 s rather than 30 s, so a slow sender goes near headersTimeout.
+    connectionsCheckingInterval: 2_000,
   };
-  return tls
+  const server = tls
     ? https.createServer(
-        { ...bounds, cert: tls.cert, key: tls.key, minVersion: "TLSv1.3" },
+        {
+          ...bounds,
+          cert: tls.cert,
+          key: tls.key,
+          minVersion: "TLSv1.3",
+          handshakeTimeout: config.admission.firstRequestTimeoutMs,
+        },
         handler,
       )
     : http.createServer(bounds, handler);
+  // No traffic at all for this long (idle, or a client that never reads): the socket goes.
+  server.timeout = config.admission.idleTimeoutMs;
+  return server;
 }
 
 /** A malformed %-escape names no node (it would otherwise throw inside the request listener). */
