@@ -15,7 +15,15 @@ interface SessionState {
   resets: number;
   windowStart: number;
   oversized: number;
+  /** Responses of this session; one not ended yet means the manager is still working on it. */
+  responses: Set<http2.Http2ServerResponse>;
 }
+
+/** True while the manager itself still works on a response of `responses` (not the client's fault). */
+export const stillWorking = (responses: Iterable<{ writableEnded: boolean }>) => {
+  for (const r of responses) if (!r.writableEnded) return true;
+  return false;
+};
 
 /**
  * Bounds what one HTTP/2 connection can cost the gRPC port, for what
@@ -42,7 +50,7 @@ export function guardHttp2Server(
     logger: Logger;
     onClose?: (reason: GuardReason) => void;
   },
-): (req: http2.Http2ServerRequest) => boolean {
+): (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => boolean {
   const states = new WeakMap<http2.ServerHttp2Session, SessionState>();
   const cut = (session: http2.ServerHttp2Session, reason: GuardReason, hard: boolean) => {
     if (session.destroyed) return;
@@ -58,11 +66,21 @@ export function guardHttp2Server(
 
   if (opts.idleMs > 0) {
     server.setTimeout(opts.idleMs);
-    // With a listener Node leaves the session open: we close it (GOAWAY first).
-    server.on("timeout", (session: http2.ServerHttp2Session) => cut(session, "idle", false));
+    // With a listener Node leaves the session open: we close it (GOAWAY first),
+    // unless a slow call of ours is why nothing moved; then we look again later.
+    server.on("timeout", (session: http2.ServerHttp2Session) => {
+      const state = states.get(session);
+      if (state && stillWorking(state.responses)) session.setTimeout(opts.idleMs);
+      else cut(session, "idle", false);
+    });
   }
   server.on("session", (session) => {
-    const state: SessionState = { resets: 0, windowStart: Date.now(), oversized: 0 };
+    const state: SessionState = {
+      resets: 0,
+      windowStart: Date.now(),
+      oversized: 0,
+      responses: new Set(),
+    };
     states.set(session, state);
     if (opts.firstRequestMs > 0) {
       const timer = setTimeout(() => cut(session, "no_request", false), opts.firstRequestMs);
@@ -82,17 +100,23 @@ export function guardHttp2Server(
     });
   });
 
-  return (req) => {
+  return (req, res) => {
     const raw = req.rawHeaders;
     // RFC 9113 §6.5.2: name + value + 32 octets per field.
     let size = 0;
     for (let i = 0; i < raw.length; i += 2) {
       size += (raw[i] as string).length + (raw[i + 1] as string).length + 32;
     }
-    if (size <= opts.maxHeaderListSize) return true;
     const session = req.stream.session as http2.ServerHttp2Session | undefined;
-    req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
     const state = session ? states.get(session) : undefined;
+    if (size <= opts.maxHeaderListSize) {
+      if (state) {
+        state.responses.add(res);
+        res.once("close", () => state.responses.delete(res));
+      }
+      return true;
+    }
+    req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
     if (session && state && ++state.oversized > MAX_OVERSIZED_HEADERS) {
       cut(session, "oversized_headers", true);
     }

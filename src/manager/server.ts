@@ -297,9 +297,10 @@ export function createManager(
       });
 
       // Oversized header blocks are refused before anything reads them (http2-guard.ts).
-      let admitHeaders: (req: http2.Http2ServerRequest) => boolean = () => true;
+      let admitHeaders: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => boolean =
+        () => true;
       grpcServer = createGrpcServer(config, tls, (req, res) => {
-        if (!admitHeaders(req)) return;
+        if (!admitHeaders(req, res)) return;
         active.add(res);
         res.once("close", () => active.delete(res));
         grpcHandler(req, res);

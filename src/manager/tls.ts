@@ -2,9 +2,11 @@ import { readFileSync } from "node:fs";
 import http, { type IncomingMessage } from "node:http";
 import http2, { type Http2ServerRequest } from "node:http2";
 import https from "node:https";
+import type { Socket } from "node:net";
 import type { PeerCertificate, TLSSocket } from "node:tls";
 import { ConfigError } from "../common/errors.js";
 import type { ManagerConfig } from "./config.js";
+import { stillWorking } from "./http2-guard.js";
 
 /** The server's PEM material; `clientCa` set means the gRPC port requires client certificates. */
 export interface TlsMaterial {
@@ -208,8 +210,25 @@ export function createHttpServer(
         handler,
       )
     : http.createServer(bounds, handler);
-  // No traffic at all for this long (idle, or a client that never reads): the socket goes.
+  // No traffic for this long (idle, or a client that never reads): the socket goes,
+  // unless one of its requests is still being answered (a slow call of ours).
+  const working = new WeakMap<object, Set<http.ServerResponse>>();
+  server.on("request", (req: IncomingMessage, res: http.ServerResponse) => {
+    let set = working.get(req.socket);
+    if (!set) {
+      set = new Set();
+      working.set(req.socket, set);
+    }
+    const s = set;
+    s.add(res);
+    res.once("close", () => s.delete(res));
+  });
   server.timeout = config.admission.idleTimeoutMs;
+  server.on("timeout", (socket: Socket) => {
+    const set = working.get(socket);
+    if (set && stillWorking(set)) socket.setTimeout(config.admission.idleTimeoutMs);
+    else socket.destroy();
+  });
   return server;
 }
 

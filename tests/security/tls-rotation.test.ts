@@ -348,6 +348,8 @@ describe("TLS hot rotation, real processes and real files", () => {
           : undefined;
       });
       expect(node.certExpiring).toBe(false);
+      // A daemon moving to a new connection (new certificate) is not a clone.
+      expect(node.identityConflict).toBe(false);
       const self = await fleet().queryMetrics({
         nodeId: id,
         type: "daemon",
