@@ -7,6 +7,7 @@ import type { PeerCertificate, TLSSocket } from "node:tls";
 import { ConfigError } from "../common/errors.js";
 import type { ManagerConfig } from "./config.js";
 import { stillWorking } from "./http2-guard.js";
+import { verifyTlsMaterial } from "./tls-reload.js";
 
 /** The server's PEM material; `clientCa` set means the gRPC port requires client certificates. */
 export interface TlsMaterial {
@@ -34,6 +35,14 @@ export function loadTlsMaterial(config: Readonly<ManagerConfig>): TlsMaterial | 
     clientCa: clientCaFile ? read("tls.client_ca", clientCaFile) : undefined,
   };
   if (problems.length) throw new ConfigError(problems);
+  try {
+    verifyTlsMaterial(material);
+  } catch (err) {
+    // A key of another certificate, or no PEM: one line at start, not an OpenSSL stack.
+    throw new ConfigError([
+      `tls.cert/tls.key/tls.client_ca (${certFile}, ${keyFile}): ${(err as Error).message}`,
+    ]);
+  }
   return material;
 }
 
