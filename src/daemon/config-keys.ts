@@ -100,6 +100,14 @@ export const DAEMON_CONFIG_KEYS: readonly DaemonKeyDoc[] = [
     invalid: "/nonexistent/ca.pem",
   },
   {
+    yaml: "manager.tls.reload_interval",
+    env: undefined,
+    default: `${d.manager.tlsReloadIntervalMs / 1000}s`,
+    description:
+      "how often the TLS files are checked for a renewal besides watching their folder; a renewed pair moves the daemon to a new connection",
+    invalid: "soon",
+  },
+  {
     yaml: "manager.token_file",
     env: undefined,
     default: '""',

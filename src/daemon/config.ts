@@ -17,7 +17,7 @@ export interface CollectorConfig {
   intervalMs: number;
 }
 
-export type DaemonCommand = "run" | "once" | "status";
+export type DaemonCommand = "run" | "once" | "status" | "reset-id";
 
 export interface DaemonConfig {
   id: string;
@@ -35,6 +35,8 @@ export interface DaemonConfig {
     /** host:port of the manager's gRPC port. */
     address: string;
     tls: { certFile: string; keyFile: string; caFile: string } | undefined;
+    /** How often the TLS files are checked for a renewal (besides watching their folder). */
+    tlsReloadIntervalMs: number;
     /** Enrollment token file, sent as `Authorization: Bearer` on every call; checked readable at start. */
     tokenFile: string;
     heartbeatIntervalMs: number;
@@ -61,6 +63,7 @@ export const DAEMON_DEFAULTS: DaemonConfig = {
   manager: {
     address: "127.0.0.1:9090",
     tls: undefined,
+    tlsReloadIntervalMs: 10_000,
     tokenFile: "",
     heartbeatIntervalMs: 60_000,
     reconnectIntervalMs: 10_000,
@@ -129,7 +132,8 @@ const FLAGS = {
  * stray argument is a ConfigError naming it (exit 2), never silently ignored.
  */
 export function parseDaemonArgv(argv: readonly string[]) {
-  const status = argv[0] === "status";
+  const resetId = argv[0] === "reset-id";
+  const status = argv[0] === "status" || resetId;
   let parsed: ReturnType<typeof parseArgs<{ options: typeof FLAGS; allowPositionals: true }>>;
   try {
     parsed = parseArgs({
@@ -150,10 +154,10 @@ export function parseDaemonArgv(argv: readonly string[]) {
   const [stray] = parsed.positionals;
   if (stray !== undefined)
     problems.push(
-      `command line: unexpected argument "${stray}" (the only command is "status", given first)`,
+      `command line: unexpected argument "${stray}" (the commands are "status" and "reset-id", given first)`,
     );
   if (problems.length) throw new ConfigError(problems);
-  return { ...parsed.values, status };
+  return { ...parsed.values, status: status && !resetId, resetId };
 }
 
 /** Defaults, then YAML (`--config`, the existing system's keys), then env, then flags. */
@@ -222,6 +226,9 @@ export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonC
   });
   str("manager.tls.ca_file", (v) => {
     tls.caFile = v;
+  });
+  dur("manager.tls.reload_interval", 100, (ms) => {
+    cfg.manager.tlsReloadIntervalMs = ms;
   });
   const tlsSet = [tls.certFile, tls.keyFile, tls.caFile].filter(Boolean).length;
   if (tlsSet === 3) cfg.manager.tls = tls;
@@ -364,6 +371,7 @@ export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonC
   if (flags.once) cfg.command = "once";
   if (flags.ephemeral) cfg.ephemeral = true;
   if (flags.status) cfg.command = "status";
+  if (flags.resetId) cfg.command = "reset-id";
 
   if (!/^[^\s/]+:\d{1,5}$/.test(cfg.manager.address.replace(/^https?:\/\//, ""))) {
     problems.push(`manager.address: expected host:port, got "${cfg.manager.address}"`);

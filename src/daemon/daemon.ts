@@ -38,6 +38,8 @@ export interface CreateDaemonOptions {
 }
 
 export const SHUTDOWN_FLUSH_MS = 3_000;
+/** A client certificate expiring within this is warned about at start and at each renewal. */
+export const CERT_EXPIRY_WARNING_SECONDS = 14 * 86_400;
 
 /** Resolves when `work` settles or after `ms`, whichever is first (calling onTimeout then). */
 async function waitAtMost(work: Promise<unknown>, ms: number, onTimeout: () => void) {
@@ -53,6 +55,9 @@ async function waitAtMost(work: Promise<unknown>, ms: number, onTimeout: () => v
   clearTimeout(t);
 }
 
+const expiryText = (at: number | undefined) =>
+  at === undefined ? "unknown" : new Date(at * 1000).toISOString();
+
 /** The continuous daemon: collectors → spool → manager, plus heartbeat. main.ts and tests use this. */
 export function createDaemon(config: Readonly<DaemonConfig>, opts: CreateDaemonOptions): Daemon {
   const logger = opts.logger;
@@ -67,6 +72,16 @@ export function createDaemon(config: Readonly<DaemonConfig>, opts: CreateDaemonO
   let reportLoop: Promise<void> | undefined;
   let flush: ((signal: AbortSignal) => Promise<unknown>) | undefined;
   let closeConnection = () => {};
+
+  const warnCertExpiry = (at: number | undefined) => {
+    if (at === undefined || at - Date.now() / 1000 > CERT_EXPIRY_WARNING_SECONDS) return;
+    logger.warn(
+      { certExpires: expiryText(at), certFile: config.manager.tls?.certFile },
+      at <= Date.now() / 1000
+        ? "the client certificate has expired"
+        : "the client certificate expires within 14 days",
+    );
+  };
 
   const saveStatus = async () => {
     if (!spool) return;
@@ -110,6 +125,22 @@ export function createDaemon(config: Readonly<DaemonConfig>, opts: CreateDaemonO
         timeoutMs: config.manager.timeoutMs,
         tls: config.manager.tls,
         tokenFile: config.manager.tokenFile || undefined,
+        tlsReloadIntervalMs: config.manager.tlsReloadIntervalMs,
+        onTlsReload: (event) => {
+          if (event.result === "refused") {
+            logger.error(
+              { err: event.reason },
+              "renewed TLS files refused; keeping the certificate in force",
+            );
+            return;
+          }
+          health.tlsCertExpiresAt = event.certExpiresAt ?? 0;
+          logger.info(
+            { certExpires: expiryText(event.certExpiresAt) },
+            "TLS files renewed; new calls use a new connection",
+          );
+          warnCertExpiry(event.certExpiresAt);
+        },
         retry: {
           onRetry: ({ code, delayMs }) => {
             health.retries++;
@@ -118,6 +149,8 @@ export function createDaemon(config: Readonly<DaemonConfig>, opts: CreateDaemonO
         },
       });
       closeConnection = () => connection.close();
+      health.tlsCertExpiresAt = connection.certExpiresAt ?? 0;
+      warnCertExpiry(connection.certExpiresAt);
       const { client } = connection;
       // One for all loops: a success on any of them ends every loop's backoff.
       const contact = createContact();

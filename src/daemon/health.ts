@@ -27,6 +27,8 @@ export interface Health {
   heartbeatIntervalMs: number;
   /** manager.heartbeat_interval, as configured. */
   readonly configuredHeartbeatIntervalMs: number;
+  /** The client certificate's notAfter (Unix seconds), 0 without TLS. */
+  tlsCertExpiresAt: number;
 }
 
 export function createHealth(nodeId: string, heartbeatIntervalMs: number): Health {
@@ -45,6 +47,7 @@ export function createHealth(nodeId: string, heartbeatIntervalMs: number): Healt
     lastError: undefined,
     heartbeatIntervalMs,
     configuredHeartbeatIntervalMs: heartbeatIntervalMs,
+    tlsCertExpiresAt: 0,
   };
 }
 

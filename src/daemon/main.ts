@@ -7,7 +7,7 @@ import { createCollectors } from "./collectors/all.js";
 import { loadDaemonConfig } from "./config.js";
 import { createDaemon } from "./daemon.js";
 import { hostRegistration } from "./host-info.js";
-import { resolveNodeId } from "./node-id.js";
+import { resetNodeId, resolveNodeId } from "./node-id.js";
 import { runOnce } from "./once.js";
 import { formatStatus, readStatus, statusPath } from "./status.js";
 import { createManagerConnection } from "./transport/client.js";
@@ -15,6 +15,7 @@ import { workDirProblem } from "./work-dir.js";
 
 const USAGE = `usage: fleet-daemon [--config daemon.yaml] [--once] [--ephemeral] [--log-level LEVEL] [--work-dir DIR]
        fleet-daemon status [--config daemon.yaml] [--work-dir DIR]
+       fleet-daemon reset-id [--config daemon.yaml] [--work-dir DIR]
 
   --config FILE     YAML configuration (daemon, manager, collectors sections)
   --once            collect and report one round, print what was sent, exit non-zero on failure
@@ -23,6 +24,8 @@ const USAGE = `usage: fleet-daemon [--config daemon.yaml] [--once] [--ephemeral]
   --log-level LVL   trace, debug, info, warn, error, fatal or silent
   --work-dir DIR    overrides daemon.work_dir (node_id, spool/, status.json)
   status            print work_dir/status.json of a running (or stopped) daemon
+  reset-id          new node id for a cloned machine (replaces work_dir/node_id, clears
+                    the spool copied with it); the daemon must be stopped
 Environment: MANAGER_ADDRESS, LOG_LEVEL, NODE_NAME (node id), FLEET_LABELS (env=prod,role=web).
 Exit codes: 0 ok, 1 failure, 2 bad configuration.`;
 
@@ -50,6 +53,19 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(
         `fleet-daemon: no status at ${statusPath(config.workDir)}: ${(err as Error).message}\n`,
       );
+      return 1;
+    }
+  }
+
+  if (config.command === "reset-id") {
+    try {
+      const r = resetNodeId(config.id, config.workDir);
+      process.stdout.write(
+        `node id ${r.previous ?? "(none)"} -> ${r.id} in ${config.workDir}/node_id${r.spoolCleared ? "; spool of the old identity cleared" : ""}\nstart the daemon to register as the new node\n`,
+      );
+      return 0;
+    } catch (err) {
+      process.stderr.write(`fleet-daemon: reset-id: ${(err as Error).message}\n`);
       return 1;
     }
   }

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /**
@@ -21,4 +21,59 @@ export function resolveNodeId(configuredId: string, workDir: string): string {
   writeFileSync(`${file}.tmp`, `${id}\n`, { mode: 0o644 });
   renameSync(`${file}.tmp`, file);
   return id;
+}
+
+/**
+ * `fleet-daemon reset-id`: gives a cloned machine an identity of its own. A
+ * VM image copied with its work_dir carries the original's `node_id` (and its
+ * spool, the original's data); both are replaced. Refused while the daemon
+ * runs (its status.json names a live pid), and when the id is configured
+ * (`daemon.id` or NODE_NAME), which only the configuration can change.
+ */
+export function resetNodeId(
+  configuredId: string,
+  workDir: string,
+): { previous: string | undefined; id: string; spoolCleared: boolean } {
+  if (configuredId) {
+    throw new Error(
+      `the node id "${configuredId}" is set by daemon.id or NODE_NAME; give this machine its own there`,
+    );
+  }
+  try {
+    const status = JSON.parse(readFileSync(join(workDir, "status.json"), "utf8")) as {
+      pid?: number;
+    };
+    if (status.pid && status.pid !== process.pid && isAlive(status.pid)) {
+      throw new Error(`the daemon is running (pid ${status.pid}); stop it first`);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT" && !(err instanceof SyntaxError))
+      throw err;
+  }
+  let previous: string | undefined;
+  try {
+    previous = readFileSync(join(workDir, "node_id"), "utf8").trim() || undefined;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  rmSync(join(workDir, "node_id"), { force: true });
+  const spool = join(workDir, "spool");
+  let spoolCleared = false;
+  try {
+    rmSync(spool, { recursive: true });
+    spoolCleared = true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  rmSync(join(workDir, "status.json"), { force: true });
+  return { previous, id: resolveNodeId("", workDir), spoolCleared };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }

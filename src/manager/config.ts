@@ -25,12 +25,14 @@
  *                value_name_max_length: 128, metrics_per_request_max: 5000,
  *                max_future: 5m, request_max_bytes: 4MiB, max_timeout: 1h }
  *   shutdown:  { timeout: 15s }
- *   tls:       { cert: "", key: "", client_ca: "" }
+ *   tls:       { cert: "", key: "", client_ca: "", reload_interval: 10s, expiry_window: 14d }
+ *   identity:  { detect_conflicts: true, conflict_hold: 1h }
  *   auth:      { api_token: "", enroll_token: "", bind_node_identity: true }
  *   admission: { heartbeats_per_second: 1, heartbeat_burst: 10, reports_per_second: 5,
  *                report_burst: 50, max_in_flight: 2048, tracked_nodes_max: 100000,
  *                pushback_min: 500ms, pushback_spread: 10s,
- *                max_concurrent_streams: 1000, max_header_list_size: 16KiB }
+ *                max_concurrent_streams: 1000, max_header_list_size: 16KiB,
+ *                idle_timeout: 5m, first_request_timeout: 10s }
  */
 
 import { checkConfigKeys } from "../common/config-keys-check.js";
@@ -119,7 +121,21 @@ export interface ManagerConfig {
   maxTimeoutMs: number;
   shutdown: { timeoutMs: number };
   /** PEM file paths; "" = unset. cert+key: TLS on both ports; client_ca too: mTLS on gRPC. */
-  tls: { certFile: string; keyFile: string; clientCaFile: string };
+  tls: {
+    certFile: string;
+    keyFile: string;
+    clientCaFile: string;
+    /** How often the TLS files are looked at besides the folder watch (hot rotation). */
+    reloadIntervalMs: number;
+    /** Certificates expiring within this are warned about and flagged on nodes. */
+    expiryWindowSeconds: number;
+  };
+  identity: {
+    /** How long a node stays flagged after two daemons were last seen sharing its node_id. */
+    conflictHoldSeconds: number;
+    /** Off for proxies that spread one daemon's calls over several source addresses without mTLS. */
+    detectConflicts: boolean;
+  };
   auth: {
     /** FleetService, the dashboard's API and /metrics*: `Authorization: Bearer`; "" = open. */
     apiToken: string;
@@ -145,6 +161,10 @@ export interface ManagerConfig {
     /** HTTP/2 SETTINGS on the gRPC port. */
     maxConcurrentStreams: number;
     maxHeaderListSize: number;
+    /** A connection with no traffic for this long is closed (both ports). */
+    idleTimeoutMs: number;
+    /** A connection that has not sent a request (or finished TLS) by then is closed. */
+    firstRequestTimeoutMs: number;
   };
 }
 
@@ -202,7 +222,14 @@ export const MANAGER_DEFAULTS: ManagerConfig = {
   },
   maxTimeoutMs: 3_600_000,
   shutdown: { timeoutMs: 15_000 },
-  tls: { certFile: "", keyFile: "", clientCaFile: "" },
+  tls: {
+    certFile: "",
+    keyFile: "",
+    clientCaFile: "",
+    reloadIntervalMs: 10_000,
+    expiryWindowSeconds: 14 * 86_400,
+  },
+  identity: { conflictHoldSeconds: 3600, detectConflicts: true },
   auth: { apiToken: "", enrollToken: "", bindNodeIdentity: true },
   admission: {
     heartbeatsPerSecond: 1,
@@ -215,6 +242,8 @@ export const MANAGER_DEFAULTS: ManagerConfig = {
     pushbackSpreadMs: 10_000,
     maxConcurrentStreams: 1000,
     maxHeaderListSize: 16 * 1024,
+    idleTimeoutMs: 300_000,
+    firstRequestTimeoutMs: 10_000,
   },
 };
 
@@ -760,7 +789,12 @@ export const MANAGER_CONFIG_KEYS: readonly ConfigKeyDoc[] = [
 ] satisfies readonly ConfigKey[];
 
 function tlsAuthAdmissionKeys(): ConfigKey[] {
-  const file = (yaml: string, env: string, k: keyof ManagerConfig["tls"], description: string) =>
+  const file = (
+    yaml: string,
+    env: string,
+    k: "certFile" | "keyFile" | "clientCaFile",
+    description: string,
+  ) =>
     key<string>({
       yaml,
       env,
@@ -802,6 +836,49 @@ function tlsAuthAdmissionKeys(): ConfigKey[] {
       "clientCaFile",
       "CA (PEM) that signs daemon certificates; set: the gRPC port requires a client certificate (mTLS)",
     ),
+    key<number>({
+      yaml: "tls.reload_interval",
+      description:
+        "How often the TLS files are checked for a renewal (besides watching their folder); new pairs apply to new connections",
+      parse: durationMs(100, 3_600_000),
+      get: (c) => c.tls.reloadIntervalMs,
+      set: (c, v) => {
+        c.tls.reloadIntervalMs = v;
+      },
+      format: fmtMs,
+    }),
+    key<number>({
+      yaml: "tls.expiry_window",
+      description:
+        "Certificates (server, client CA, nodes') expiring within this are warned about at start and flagged on nodes",
+      parse: durationS(0, 3650 * 86_400),
+      get: (c) => c.tls.expiryWindowSeconds,
+      set: (c, v) => {
+        c.tls.expiryWindowSeconds = v;
+      },
+      format: (v) => (v % 86_400 === 0 ? `${v / 86_400}d` : fmtMs(v * 1000)),
+    }),
+    key<number>({
+      yaml: "identity.conflict_hold",
+      description:
+        "How long a node stays flagged identity_conflict after two daemons were last seen using its node_id",
+      parse: durationS(1, 30 * 86_400),
+      get: (c) => c.identity.conflictHoldSeconds,
+      set: (c, v) => {
+        c.identity.conflictHoldSeconds = v;
+      },
+      format: (v) => fmtMs(v * 1000),
+    }),
+    key<boolean>({
+      yaml: "identity.detect_conflicts",
+      description:
+        "Flag a node_id served by two daemons at once (peers alternating); false behind a proxy that spreads one daemon's calls over several addresses without passing client certificates",
+      parse: boolean,
+      get: (c) => c.identity.detectConflicts,
+      set: (c, v) => {
+        c.identity.detectConflicts = v;
+      },
+    }),
     key<string>({
       yaml: "auth.api_token",
       env: "FLEET_API_TOKEN",
@@ -895,6 +972,20 @@ function tlsAuthAdmissionKeys(): ConfigKey[] {
       bytes(1024, 1024 * 1024),
       "HTTP/2 SETTINGS_MAX_HEADER_LIST_SIZE on the gRPC port (and the HTTP port's header limit)",
       (v) => (v % 1024 === 0 ? `${v / 1024}KiB` : `${v}B`),
+    ),
+    adm(
+      "idle_timeout",
+      "idleTimeoutMs",
+      durationMs(1000, 86_400_000),
+      "A connection without traffic for this long is closed, on both ports (daemons reconnect at their next call)",
+      fmtMs,
+    ),
+    adm(
+      "first_request_timeout",
+      "firstRequestTimeoutMs",
+      durationMs(500, 600_000),
+      "A connection that has not finished TLS or sent its first request by then is closed (idle-connection floods)",
+      fmtMs,
     ),
   ];
 }

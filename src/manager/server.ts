@@ -14,7 +14,9 @@ import { type DatabaseHandle, openDatabase } from "./db/client.js";
 import { runMigrations } from "./db/migrate.js";
 import { waitForDatabase } from "./db/wait-for-database.js";
 import { createFastUnaryHandler } from "./grpc-fast/unary-handler.js";
+import { callPeerKey } from "./handlers/call-peer.js";
 import { createFleetHttpHandler } from "./http/fleet-http.js";
+import { guardHttp2Server } from "./http2-guard.js";
 import { createRateLimitInterceptor, createShedInterceptor } from "./interceptors/admission.js";
 import {
   createAuthInterceptor,
@@ -36,6 +38,7 @@ import { createAdmission } from "./services/admission.js";
 import { createFleetHistoryService } from "./services/fleet-history.js";
 import { createFleetQueryService } from "./services/fleet-query.js";
 import { createHeartbeatBatcher, type HeartbeatBatcher } from "./services/heartbeat-batcher.js";
+import { createIdentityWatch } from "./services/identity-watch.js";
 import { createIngestBatcher, type IngestBatcher } from "./services/ingest-batcher.js";
 import { createKnownNodes } from "./services/known-nodes.js";
 import { createLeaderLease } from "./services/leader-lease.js";
@@ -47,7 +50,14 @@ import { createPacing, type Pacing } from "./services/pacing.js";
 import { createRetention, type Retention } from "./services/retention.js";
 import { createServingState, type ServingState } from "./services/serving-state.js";
 import { createTelemetry, type Telemetry } from "./telemetry.js";
-import { createGrpcServer, createHttpServer, loadTlsMaterial, peerIdentityOf } from "./tls.js";
+import {
+  createGrpcServer,
+  createHttpServer,
+  loadTlsMaterial,
+  peerIdentityOf,
+  peerOf,
+} from "./tls.js";
+import { createTlsReloader, type TlsExpiry, type TlsReloader } from "./tls-reload.js";
 
 export interface Manager {
   /** Opens the database, applies migrations, binds both ports. */
@@ -98,6 +108,7 @@ export function createManager(
   let httpServer: http.Server | https.Server | undefined;
   let watchHub: NodeWatchHub | undefined;
   let runtime: ManagerRuntime | undefined;
+  let tlsReloader: TlsReloader | undefined;
   const serving = createServingState();
   const telemetry = createTelemetry();
   const sessions = new Set<http2.ServerHttp2Session>();
@@ -107,6 +118,26 @@ export function createManager(
   let grpcPort = 0;
   let httpPort = 0;
   let stopping = false;
+
+  const exportTlsExpiry = (expiry: TlsExpiry) => {
+    telemetry.tlsExpiry.set({ role: "server" }, expiry.server);
+    if (expiry.clientCa !== undefined)
+      telemetry.tlsExpiry.set({ role: "client_ca" }, expiry.clientCa);
+  };
+  // One line at start for a certificate about to lapse, so renewal is not noticed by an outage.
+  const warnExpiringSoon = (expiry: TlsExpiry) => {
+    const now = Date.now() / 1000;
+    for (const [role, at] of [
+      ["server certificate (FLEET_TLS_CERT)", expiry.server],
+      ["client CA (FLEET_TLS_CLIENT_CA)", expiry.clientCa],
+    ] as const) {
+      if (at === undefined || at - now > config.tls.expiryWindowSeconds) continue;
+      logger.warn(
+        { expires: new Date(at * 1000).toISOString(), days: Math.floor((at - now) / 86_400) },
+        at <= now ? `${role} has expired` : `${role} expires within tls.expiry_window`,
+      );
+    }
+  };
 
   const scheme = config.tls.certFile && config.tls.keyFile ? "https" : "http";
   const urlOf = (host: string, port: number) =>
@@ -165,6 +196,15 @@ export function createManager(
         graceMultiplier: config.liveness.graceMultiplier,
         gracePeriodSeconds: config.liveness.gracePeriodSeconds,
       });
+      const identity = createIdentityWatch({
+        db,
+        logger,
+        // The window follows the interval the manager asks for.
+        windowMs: () =>
+          2 * 1000 * pacing.heartbeatIntervalSeconds() + config.heartbeat.flushIntervalMs,
+        holdSeconds: config.identity.conflictHoldSeconds,
+        enabled: config.identity.detectConflicts,
+      });
       const heartbeats = createHeartbeatBatcher({
         db,
         known,
@@ -172,6 +212,8 @@ export function createManager(
         graceRule: () => pacing.graceRule(),
         telemetry,
         logger,
+        expiryWindowSeconds: config.tls.expiryWindowSeconds,
+        onFlushed: (nodeId, previous, ours) => identity.flushed(nodeId, previous, ours),
       });
       const ingest = createIngestBatcher(
         { db, telemetry, logger, onNodeGone: (id) => known.forget(id) },
@@ -201,7 +243,7 @@ export function createManager(
       });
       const services: Services = {
         goaway: notFoundGoaway,
-        nodes: createNodeService(db, { known, heartbeats }),
+        nodes: createNodeService(db, { known, heartbeats, identity }),
         metrics: createMetricsService({ known, batcher: ingest, limits }),
         pacing,
         fleet: createFleetQueryService(db, { known }),
@@ -240,7 +282,8 @@ export function createManager(
           .set(
             grpcSessionKey,
             "stream" in req ? (req.stream?.session as http2.ServerHttp2Session) : undefined,
-          );
+          )
+          .set(callPeerKey, peerOf(req));
       const tokenGate = createHttpTokenGate(config.auth.apiToken);
       const ops = createOpsHttpHandler({ handle: () => database, serving, telemetry, logger });
 
@@ -301,7 +344,11 @@ export function createManager(
         },
       });
 
+      // Oversized header blocks are refused before anything reads them (http2-guard.ts).
+      let admitHeaders: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => boolean =
+        () => true;
       grpcServer = createGrpcServer(config, tls, (req, res) => {
+        if (!admitHeaders(req, res)) return;
         active.add(res);
         res.once("close", () => active.delete(res));
         grpcHandler(req, res);
@@ -309,6 +356,13 @@ export function createManager(
       grpcServer.on("session", (session) => {
         sessions.add(session);
         session.once("close", () => sessions.delete(session));
+      });
+      admitHeaders = guardHttp2Server(grpcServer, {
+        idleMs: config.admission.idleTimeoutMs,
+        firstRequestMs: config.admission.firstRequestTimeoutMs,
+        maxHeaderListSize: config.admission.maxHeaderListSize,
+        logger,
+        onClose: (reason) => telemetry.http2Closed.inc({ reason }),
       });
       httpServer = createHttpServer(config, tls, (req, res) => {
         // A keep-alive connection would carry a client's reconnect (fleetctl
@@ -319,6 +373,23 @@ export function createManager(
       });
       grpcPort = await listen(grpcServer, config.grpcAddr, "grpc.addr (FLEET_GRPC_ADDR)");
       httpPort = await listen(httpServer, config.httpAddr, "http.addr (FLEET_HTTP_ADDR)");
+      if (tls) {
+        tlsReloader = createTlsReloader({
+          config,
+          initial: tls,
+          grpcServer: grpcServer as http2.Http2SecureServer,
+          httpServer: httpServer as https.Server,
+          intervalMs: config.tls.reloadIntervalMs,
+          logger,
+          onChange: (expiry) => {
+            telemetry.tlsReloads.inc({ result: "ok" });
+            exportTlsExpiry(expiry);
+          },
+          onRefused: () => telemetry.tlsReloads.inc({ result: "refused" }),
+        });
+        exportTlsExpiry(tlsReloader.expiry);
+        warnExpiringSoon(tlsReloader.expiry);
+      }
       heartbeats.start();
       retention.start();
       await liveness.start();
@@ -330,6 +401,8 @@ export function createManager(
     async stop() {
       // Nothing opened (refused at start, e.g. a locked data directory): the caller's one line says why.
       if (!database && !grpcServer && !httpServer) return;
+      tlsReloader?.close();
+      tlsReloader = undefined;
       // Health checks and /readyz report NOT_SERVING first, so balancers move away.
       serving.set(false);
       // Open WatchNodes streams would otherwise keep the HTTP server from closing.

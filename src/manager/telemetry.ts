@@ -84,6 +84,24 @@ export function createTelemetry() {
       help: "1 while this replica holds the liveness sweeper's leader lease",
       registers: [registry],
     }),
+    tlsExpiry: new Gauge({
+      name: "fleet_tls_certificate_expiry_timestamp_seconds",
+      help: "When the TLS certificate in force expires (Unix s), by role: server, client_ca (the earliest of the bundle)",
+      labelNames: ["role"] as const,
+      registers: [registry],
+    }),
+    tlsReloads: new Counter({
+      name: "fleet_tls_reloads_total",
+      help: "Changed TLS files seen, by result: ok (new connections use them) or refused (the old pair stays)",
+      labelNames: ["result"] as const,
+      registers: [registry],
+    }),
+    http2Closed: new Counter({
+      name: "fleet_http2_sessions_closed_total",
+      help: "gRPC-port connections closed by the manager, by reason (idle, no_request, rapid_reset, oversized_headers)",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
     nodes: new Gauge({
       name: "fleet_nodes",
       help: "Nodes by status (flapping counts nodes also counted online or offline)",

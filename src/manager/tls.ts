@@ -2,9 +2,12 @@ import { readFileSync } from "node:fs";
 import http, { type IncomingMessage } from "node:http";
 import http2, { type Http2ServerRequest } from "node:http2";
 import https from "node:https";
+import type { Socket } from "node:net";
 import type { PeerCertificate, TLSSocket } from "node:tls";
 import { ConfigError } from "../common/errors.js";
 import type { ManagerConfig } from "./config.js";
+import { stillWorking } from "./http2-guard.js";
+import { verifyTlsMaterial } from "./tls-reload.js";
 
 /** The server's PEM material; `clientCa` set means the gRPC port requires client certificates. */
 export interface TlsMaterial {
@@ -32,6 +35,14 @@ export function loadTlsMaterial(config: Readonly<ManagerConfig>): TlsMaterial | 
     clientCa: clientCaFile ? read("tls.client_ca", clientCaFile) : undefined,
   };
   if (problems.length) throw new ConfigError(problems);
+  try {
+    verifyTlsMaterial(material);
+  } catch (err) {
+    // A key of another certificate, or no PEM: one line at start, not an OpenSSL stack.
+    throw new ConfigError([
+      `tls.cert/tls.key/tls.client_ca (${certFile}, ${keyFile}): ${(err as Error).message}`,
+    ]);
+  }
   return material;
 }
 
@@ -105,6 +116,44 @@ export function peerIdentityOf(
   return identity;
 }
 
+/** Who is on the other end of a connection: what tells two daemons apart. */
+export interface Peer {
+  /** `address` or `address cert=<sha-256 prefix>`: equal for calls from one daemon. */
+  key: string;
+  /** notAfter of the verified client certificate (Unix seconds); undefined without one. */
+  certExpiresAt: number | undefined;
+}
+
+const peers = new WeakMap<object, Peer>();
+
+/**
+ * The peer of the request's connection (remote address without port, and the
+ * verified client certificate's fingerprint), computed once per connection,
+ * so a heartbeat pays one WeakMap lookup for it.
+ */
+export function peerOf(req: IncomingMessage | Http2ServerRequest): Peer | undefined {
+  const socket = (
+    "stream" in req && req.stream?.session ? req.stream.session.socket : req.socket
+  ) as TLSSocket | undefined;
+  if (!socket) return undefined;
+  const known = peers.get(socket);
+  if (known) return known;
+  const address = (socket.remoteAddress ?? "").replace(/^::ffff:/, "");
+  let peer: Peer = { key: address, certExpiresAt: undefined };
+  if (typeof socket.getPeerCertificate === "function" && socket.authorized) {
+    const cert = socket.getPeerCertificate();
+    if (cert?.fingerprint256) {
+      const expires = Date.parse(cert.valid_to);
+      peer = {
+        key: `${address} cert=${cert.fingerprint256.replaceAll(":", "").slice(0, 16).toLowerCase()}`,
+        certExpiresAt: Number.isFinite(expires) ? Math.floor(expires / 1000) : undefined,
+      };
+    }
+  }
+  peers.set(socket, peer);
+  return peer;
+}
+
 /** HTTP/2 SETTINGS and session bounds for the gRPC port, TLS or not. */
 export function grpcServerOptions(
   config: Readonly<ManagerConfig>,
@@ -120,9 +169,11 @@ export function grpcServerOptions(
     // A connection that never speaks HTTP/2 is dropped after this long.
     unknownProtocolTimeout: 5_000,
   };
+  const handshake = { handshakeTimeout: config.admission.firstRequestTimeoutMs };
   if (!tls) return bounds;
   return {
     ...bounds,
+    ...handshake,
     cert: tls.cert,
     key: tls.key,
     minVersion: "TLSv1.3",
@@ -153,13 +204,41 @@ export function createHttpServer(
     // Slow senders (slowloris) lose their connection instead of holding it.
     headersTimeout: 10_000,
     requestTimeout: 60_000,
+    // Checked every 2 s rather than 30 s, so a slow sender goes near headersTimeout.
+    connectionsCheckingInterval: 2_000,
   };
-  return tls
+  const server = tls
     ? https.createServer(
-        { ...bounds, cert: tls.cert, key: tls.key, minVersion: "TLSv1.3" },
+        {
+          ...bounds,
+          cert: tls.cert,
+          key: tls.key,
+          minVersion: "TLSv1.3",
+          handshakeTimeout: config.admission.firstRequestTimeoutMs,
+        },
         handler,
       )
     : http.createServer(bounds, handler);
+  // No traffic for this long (idle, or a client that never reads): the socket goes,
+  // unless one of its requests is still being answered (a slow call of ours).
+  const working = new WeakMap<object, Set<http.ServerResponse>>();
+  server.on("request", (req: IncomingMessage, res: http.ServerResponse) => {
+    let set = working.get(req.socket);
+    if (!set) {
+      set = new Set();
+      working.set(req.socket, set);
+    }
+    const s = set;
+    s.add(res);
+    res.once("close", () => s.delete(res));
+  });
+  server.timeout = config.admission.idleTimeoutMs;
+  server.on("timeout", (socket: Socket) => {
+    const set = working.get(socket);
+    if (set && stillWorking(set)) socket.setTimeout(config.admission.idleTimeoutMs);
+    else socket.destroy();
+  });
+  return server;
 }
 
 /** A malformed %-escape names no node (it would otherwise throw inside the request listener). */

@@ -26,6 +26,7 @@ export function testDaemonConfig(
     manager: {
       address,
       tls: undefined,
+      tlsReloadIntervalMs: 200,
       tokenFile: "",
       heartbeatIntervalMs: 1_000,
       reconnectIntervalMs: 200,

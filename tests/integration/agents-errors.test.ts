@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createManagerConnection } from "../../src/daemon/transport/client.js";
 import { writeCertificates } from "../../src/manager/certs.js";
+import { MANAGER_DEFAULTS } from "../../src/manager/config.js";
 import type { Manager } from "../../src/manager/server.js";
 import { tempDir } from "../helpers/daemon-harness.js";
 import { spawnDaemon } from "../helpers/daemon-process.js";
@@ -73,7 +74,12 @@ describe("errors that say what to fix", { timeout: 180_000 }, () => {
     });
     plain = await startTestManager();
     secure = await startTestManager({
-      tls: { certFile: f("server.pem"), keyFile: f("server.key"), clientCaFile: f("ca.pem") },
+      tls: {
+        ...MANAGER_DEFAULTS.tls,
+        certFile: f("server.pem"),
+        keyFile: f("server.key"),
+        clientCaFile: f("ca.pem"),
+      },
     });
   });
   afterAll(async () => {

@@ -49,7 +49,12 @@ describe.each(GRPC_PATHS)(
       writeCertificates({ outDir: rogue, nodes: [nodeA], hosts: ["127.0.0.1"], days: 2 });
       manager = await startTestManager({
         grpcFastPath,
-        tls: { certFile: f("server.pem"), keyFile: f("server.key"), clientCaFile: f("ca.pem") },
+        tls: {
+          ...MANAGER_DEFAULTS.tls,
+          certFile: f("server.pem"),
+          keyFile: f("server.key"),
+          clientCaFile: f("ca.pem"),
+        },
         auth: { apiToken: API_TOKEN, enrollToken: "", bindNodeIdentity: true },
       });
       grpcPort = Number(new URL(manager.grpcUrl).port);
@@ -65,6 +70,7 @@ describe.each(GRPC_PATHS)(
         timeoutMs: 5_000,
         retry: false,
         tls: {
+          ...MANAGER_DEFAULTS.tls,
           certFile: join(caDir, `node-${node}.pem`),
           keyFile: join(caDir, `node-${node}.key`),
           caFile: f("ca.pem"),
@@ -268,6 +274,7 @@ describe.each(GRPC_PATHS)(
       manager = await startTestManager({
         grpcFastPath,
         tls: {
+          ...MANAGER_DEFAULTS.tls,
           certFile: join(dir, "server.pem"),
           keyFile: join(dir, "server.key"),
           clientCaFile: join(dir, "ca.pem"),
@@ -285,6 +292,7 @@ describe.each(GRPC_PATHS)(
         timeoutMs: 5_000,
         retry: false,
         tls: {
+          ...MANAGER_DEFAULTS.tls,
           certFile: join(dir, "node-shared.pem"),
           keyFile: join(dir, "node-shared.key"),
           caFile: join(dir, "ca.pem"),
@@ -311,6 +319,7 @@ describe("the lean gRPC path (fastUnaryGrpc) enforces the same identity, tokens 
     manager = createManager(
       testManagerConfig({
         tls: {
+          ...MANAGER_DEFAULTS.tls,
           certFile: join(dir, "server.pem"),
           keyFile: join(dir, "server.key"),
           clientCaFile: join(dir, "ca.pem"),
@@ -331,6 +340,7 @@ describe("the lean gRPC path (fastUnaryGrpc) enforces the same identity, tokens 
       timeoutMs: 5_000,
       retry: false,
       tls: {
+        ...MANAGER_DEFAULTS.tls,
         certFile: join(dir, `node-${nodeA}.pem`),
         keyFile: join(dir, `node-${nodeA}.key`),
         caFile: join(dir, "ca.pem"),

@@ -73,7 +73,12 @@ describe("secure by default", () => {
         cfg({
           grpcAddr: any,
           auth: auth("a".repeat(16), ""),
-          tls: { certFile: "s.pem", keyFile: "s.key", clientCaFile: "ca.pem" },
+          tls: {
+            ...MANAGER_DEFAULTS.tls,
+            certFile: "s.pem",
+            keyFile: "s.key",
+            clientCaFile: "ca.pem",
+          },
         }),
       ),
     ).toBeUndefined();
@@ -82,7 +87,7 @@ describe("secure by default", () => {
         cfg({
           grpcAddr: any,
           auth: auth("a".repeat(16), ""),
-          tls: { certFile: "s.pem", keyFile: "s.key", clientCaFile: "" },
+          tls: { ...MANAGER_DEFAULTS.tls, certFile: "s.pem", keyFile: "s.key", clientCaFile: "" },
         }),
       ),
     ).toMatch(/FLEET_TLS_CERT\/KEY\/CLIENT_CA or FLEET_ENROLL_TOKEN/);

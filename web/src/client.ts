@@ -2,18 +2,7 @@ import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/
 import { createConnectTransport } from "@connectrpc/connect-web";
 import { FleetService } from "../../gen/fleet/v1/fleet_pb.js";
 import { reachabilityInterceptor } from "./connection.js";
-
-const TOKEN_KEY = "fleet.apiToken";
-
-/** The API token the user entered (FLEET_API_TOKEN), kept in this browser only. */
-export function apiToken(): string {
-  return localStorage.getItem(TOKEN_KEY) ?? "";
-}
-
-export function setApiToken(token: string): void {
-  if (token) localStorage.setItem(TOKEN_KEY, token);
-  else localStorage.removeItem(TOKEN_KEY);
-}
+import { apiToken } from "./token.js";
 
 const bearer: Interceptor = (next) => (req) => {
   const token = apiToken();

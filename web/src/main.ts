@@ -1,4 +1,4 @@
-import { apiToken, fleet, needsToken, setApiToken } from "./client.js";
+import { fleet, needsToken } from "./client.js";
 import { onReachability } from "./connection.js";
 import { h } from "./dom.js";
 import { clock } from "./format.js";
@@ -8,6 +8,7 @@ import { renderOverview } from "./overview.js";
 import "./style.css";
 import "./glance.css";
 import "./phone.css";
+import { apiToken, renderTokenPrompt } from "./token.js";
 
 const app = document.getElementById("app") as HTMLElement;
 const live = document.getElementById("live") as HTMLElement;
@@ -45,28 +46,7 @@ function route(): void {
 function askForToken(rejected: boolean): void {
   teardown?.();
   teardown = undefined;
-  const input = h("input", { type: "password", placeholder: "FLEET_API_TOKEN", required: true });
-  const form = h(
-    "form",
-    { class: "panel token" },
-    h("h1", {}, "API token required"),
-    rejected
-      ? h(
-          "p",
-          { class: "error", id: "token-rejected" },
-          "The manager rejected the token. Enter the current one.",
-        )
-      : null,
-    h("p", {}, "This manager requires an API token. It is stored in this browser only."),
-    input,
-    h("button", { type: "submit" }, "continue"),
-  );
-  form.addEventListener("submit", (e) => {
-    e.preventDefault();
-    setApiToken(input.value.trim());
-    window.location.reload();
-  });
-  app.replaceChildren(form);
+  renderTokenPrompt(app, rejected);
 }
 
 /** Asks for FLEET_API_TOKEN when the manager requires one, then starts. */

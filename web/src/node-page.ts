@@ -1,4 +1,5 @@
 import type { Node } from "../../gen/fleet/v1/fleet_pb.js";
+import { trustBadges } from "./badges.js";
 import { fleet } from "./client.js";
 import { onReachability, reachability } from "./connection.js";
 import { fill, h } from "./dom.js";
@@ -88,6 +89,7 @@ export function renderNodePage(
           status,
         ),
         n.flapping ? h("span", { class: "badge flapping", id: "node-flapping" }, "flapping") : null,
+        ...trustBadges(n).map((b) => h("span", {}, " ", b)),
       ),
       h(
         "div",

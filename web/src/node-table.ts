@@ -1,4 +1,5 @@
 import type { Node } from "../../gen/fleet/v1/fleet_pb.js";
+import { trustBadges } from "./badges.js";
 import { fill, h } from "./dom.js";
 import { ago, labelPairs, pct, rate } from "./format.js";
 import type { SortKey } from "./overview-query.js";
@@ -46,9 +47,14 @@ export const COLUMNS: Column[] = [
     key: "status",
     title: "status",
     cell: (n, view) =>
-      view.staleSinceMs !== undefined
-        ? h("span", { class: "badge unknown", title: `last known: ${n.status}` }, "unknown")
-        : h("span", { class: `badge ${n.status}` }, n.status, n.flapping ? " ⚡" : ""),
+      h(
+        "span",
+        {},
+        view.staleSinceMs !== undefined
+          ? h("span", { class: "badge unknown", title: `last known: ${n.status}` }, "unknown")
+          : h("span", { class: `badge ${n.status}` }, n.status, n.flapping ? " ⚡" : ""),
+        ...trustBadges(n),
+      ),
     value: (n) => n.status,
   },
   {

@@ -34,6 +34,10 @@ export function createSelfCollector(health: Health, spool: Spool): Collector {
             rss_bytes: mem.rss,
             heap_used_bytes: mem.heapUsed,
             uptime_seconds: Math.round((Date.now() - health.startedAt) / 1000),
+            // So the fleet sees a certificate about to lapse before the daemon goes dark.
+            ...(health.tlsCertExpiresAt
+              ? { tls_cert_expiry_timestamp: health.tlsCertExpiresAt }
+              : {}),
           },
         },
       ];

@@ -51,6 +51,34 @@ export async function nodeCommand(ctx: CommandContext): Promise<void> {
           ? `cpu ${pctCell(u.cpuPercent)}  memory ${pctCell(u.memoryPercent)}  disk ${pctCell(u.diskPercent)}  rx ${bytes(u.networkRxBytesPerSecond ?? 0)}/s  tx ${bytes(u.networkTxBytesPerSecond ?? 0)}/s  (${ago(Number(u.sampledAt))})`
           : "none reported",
       ],
+      ...trustRows(node),
     ]),
   );
+}
+
+/** Certificate expiry and cloned identity, shown only when the manager knows something. */
+function trustRows(node: {
+  certExpiresAt: bigint;
+  certExpiring: boolean;
+  identityConflict: boolean;
+  identityConflictAt: bigint;
+  identityConflictPeers: string;
+}): [string, string][] {
+  const rows: [string, string][] = [];
+  const expires = Number(node.certExpiresAt);
+  if (expires) {
+    const days = Math.floor((expires * 1000 - Date.now()) / 86_400_000);
+    const when = days < 0 ? "EXPIRED" : `in ${days} d`;
+    rows.push([
+      "cert_expires_at",
+      `${isoTime(expires)} (${when})${node.certExpiring ? "  ! EXPIRES SOON: renew it" : ""}`,
+    ]);
+  }
+  if (node.identityConflict) {
+    rows.push([
+      "identity",
+      `! CONFLICT: two daemons use this node_id (${node.identityConflictPeers}), last ${ago(Number(node.identityConflictAt))}; run \`fleet-daemon reset-id\` on the clone`,
+    ]);
+  }
+  return rows;
 }

@@ -26,8 +26,10 @@ function toUsageMessage(u: UsageRow | null): MessageInitShape<typeof NodeUsageSc
 export function toNodeMessage(
   row: NodeRow & { usage?: UsageRow | null },
   pacing?: PacingSource,
+  now = Date.now(),
 ): MessageInitShape<typeof NodeSchema> {
   return {
+    ...trustFields(row, now),
     nodeId: row.nodeId,
     hostname: row.hostname,
     ip: row.ip,
@@ -55,5 +57,17 @@ export function toNodeMessage(
     offlineSince: row.status === "offline" ? unix(row.statusChangedAt) : 0n,
     clockSkewSeconds: row.clockSkewSeconds,
     flapping: row.flapping,
+  };
+}
+
+/** Fields 25–29: certificate expiry and cloned identity; the windows were applied when written. */
+function trustFields(row: NodeRow, now: number) {
+  return {
+    certExpiresAt: unix(row.certExpiresAt),
+    certExpiring: row.certWarnAt !== null && row.certWarnAt.getTime() <= now,
+    identityConflict:
+      row.identityConflictUntil !== null && row.identityConflictUntil.getTime() > now,
+    identityConflictAt: unix(row.identityConflictAt),
+    identityConflictPeers: row.identityConflictPeers,
   };
 }

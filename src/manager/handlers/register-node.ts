@@ -5,6 +5,7 @@ import type {
   RegisterNodeResponseSchema,
 } from "../../../gen/manager/manager_pb.js";
 import type { NodeService } from "../services/nodes.js";
+import { callPeerOf } from "./call-peer.js";
 
 export interface PacingSource {
   /** The interval asked of a node configured for `requestedSeconds` (0 = not said). */
@@ -23,18 +24,21 @@ export function createRegisterNodeHandler(
     req: RegisterNodeRequest,
     ctx: HandlerContext,
   ): Promise<MessageInitShape<typeof RegisterNodeResponseSchema>> => {
-    await nodes.register({
-      nodeId: req.nodeId,
-      hostname: req.hostname,
-      ip: req.ip,
-      os: req.os,
-      arch: req.arch,
-      labels: { ...req.labels },
-      daemonVersion: req.daemonVersion,
-      agentVersion: req.agentVersion,
-      heartbeatIntervalSeconds: req.heartbeatIntervalSeconds,
-      ephemeral: req.ephemeral,
-    });
+    await nodes.register(
+      {
+        nodeId: req.nodeId,
+        hostname: req.hostname,
+        ip: req.ip,
+        os: req.os,
+        arch: req.arch,
+        labels: { ...req.labels },
+        daemonVersion: req.daemonVersion,
+        agentVersion: req.agentVersion,
+        heartbeatIntervalSeconds: req.heartbeatIntervalSeconds,
+        ephemeral: req.ephemeral,
+      },
+      callPeerOf(ctx),
+    );
     goaway.registered(ctx.values);
     return {
       success: true,

@@ -76,6 +76,9 @@ export function createDashboardHandler(root: string) {
         : "no-cache",
       etag,
       "x-content-type-options": "nosniff",
+      // The page's URL (node ids, selectors) never leaves with a link; no framing (clickjacking).
+      "referrer-policy": "no-referrer",
+      "x-frame-options": "DENY",
     };
     if (file.endsWith(".html")) headers["content-security-policy"] = CSP;
     if (req.headers["if-none-match"] === etag) {

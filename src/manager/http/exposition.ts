@@ -62,7 +62,11 @@ function seriesLabels(nodeId: string, labels: Record<string, string>): [string, 
  * `fleet_node_last_seen_timestamp_seconds`, and `fleet_<type>_<key>` per
  * reported value, each family once with HELP and TYPE.
  */
-export function renderFleetExposition(nodes: NodeRow[], latest: LatestMetricRow[]): string {
+export function renderFleetExposition(
+  nodes: NodeRow[],
+  latest: LatestMetricRow[],
+  now = Date.now(),
+): string {
   const families = new Map<string, Family>();
   const add = (
     name: string,
@@ -123,6 +127,7 @@ export function renderFleetExposition(nodes: NodeRow[], latest: LatestMetricRow[
         Math.floor(n.lastSeenAt.getTime() / 1000),
       );
     }
+    addTrust(add, id, n, now);
   }
   for (const [status, count] of [...byStatus].sort(([a], [b]) => a.localeCompare(b))) {
     add("fleet_nodes", "gauge", "Number of nodes by status.", [["status", status]], count);
@@ -162,4 +167,36 @@ export function renderFleetExposition(nodes: NodeRow[], latest: LatestMetricRow[
     for (const [labels, value] of f.samples) out.push(`${name}${labels} ${renderValue(value)}`);
   }
   return `${out.join("\n")}\n`;
+}
+
+/** Certificate expiry and cloned identity per node (issue 14); the windows were applied when written. */
+function addTrust(
+  add: (name: string, type: Family["type"], help: string, l: [string, string][], v: number) => void,
+  id: [string, string],
+  n: NodeRow,
+  now: number,
+) {
+  if (n.certExpiresAt) {
+    add(
+      "fleet_node_certificate_expiry_timestamp_seconds",
+      "gauge",
+      "notAfter of the client certificate the node last connected with (Unix time).",
+      [id],
+      Math.floor(n.certExpiresAt.getTime() / 1000),
+    );
+    add(
+      "fleet_node_certificate_expiring",
+      "gauge",
+      "1 while the node's certificate expires within the manager's tls.expiry_window, else 0.",
+      [id],
+      n.certWarnAt && n.certWarnAt.getTime() <= now ? 1 : 0,
+    );
+  }
+  add(
+    "fleet_node_identity_conflict",
+    "gauge",
+    "1 while two daemons were recently seen serving this node_id (identity.conflict_hold), else 0.",
+    [id],
+    n.identityConflictUntil && n.identityConflictUntil.getTime() > now ? 1 : 0,
+  );
 }

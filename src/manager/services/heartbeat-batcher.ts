@@ -10,6 +10,9 @@ import type { KnownNodes } from "./known-nodes.js";
 interface Seen {
   at: Date;
   skewSeconds: number;
+  /** The connection's peer key ("" unknown) and client certificate notAfter (Unix s). */
+  peer: string;
+  certExpiresAt: number | undefined;
 }
 
 /**
@@ -25,7 +28,12 @@ export function createHeartbeatBatcher(deps: {
   graceRule: () => GraceRule;
   telemetry: Telemetry;
   logger: Logger;
+  /** Told which peer each row held before this flush (another replica's write). */
+  onFlushed?: (nodeId: string, previousPeer: string, ourPeer: string) => void;
+  /** Certificates are flagged from this long before their notAfter (tls.expiry_window). */
+  expiryWindowSeconds?: number;
 }) {
+  const windowMs = (deps.expiryWindowSeconds ?? 0) * 1000;
   let pending = new Map<string, Seen>();
   let timer: NodeJS.Timeout | undefined;
   let flushing: Promise<void> = Promise.resolve();
@@ -52,10 +60,28 @@ export function createHeartbeatBatcher(deps: {
     pending = new Map();
     const started = performance.now();
     try {
-      const entries = [...batch].map(([nodeId, s]) => ({ nodeId, ...s }));
-      const found = new Set(await touchLastSeen(deps.db, entries, deps.graceRule()));
+      const entries = [...batch].map(([nodeId, s]) => ({
+        nodeId,
+        at: s.at,
+        skewSeconds: s.skewSeconds,
+        peer: s.peer,
+        ...(s.certExpiresAt !== undefined
+          ? {
+              certExpiresAt: new Date(s.certExpiresAt * 1000),
+              certWarnAt: new Date(s.certExpiresAt * 1000 - windowMs),
+            }
+          : {}),
+      }));
+      const written = await touchLastSeen(deps.db, entries, deps.graceRule());
       deps.telemetry.heartbeatFlushSize.observe(batch.size);
       deps.telemetry.heartbeatFlushSeconds.observe((performance.now() - started) / 1000);
+      const found = new Set<string>();
+      for (const w of written) {
+        found.add(w.nodeId);
+        const ours = batch.get(w.nodeId)?.peer ?? "";
+        if (deps.onFlushed && w.previousPeer !== ours)
+          deps.onFlushed(w.nodeId, w.previousPeer, ours);
+      }
       // Gone from the database (deleted elsewhere): the next heartbeat gets NOT_FOUND.
       for (const nodeId of batch.keys()) if (!found.has(nodeId)) deps.known.forget(nodeId);
       storeDown = undefined;
@@ -74,14 +100,22 @@ export function createHeartbeatBatcher(deps: {
 
   return {
     /** Remembers a heartbeat; written by the next flush. */
-    record(nodeId: string, at: Date, skewSeconds: number): void {
+    record(
+      nodeId: string,
+      at: Date,
+      skewSeconds: number,
+      peer = "",
+      certExpiresAt: number | undefined = undefined,
+    ): void {
       const prev = pending.get(nodeId);
-      if (!prev) pending.set(nodeId, { at, skewSeconds });
+      if (!prev) pending.set(nodeId, { at, skewSeconds, peer, certExpiresAt });
       else if (prev.at <= at) {
         // Updated in place: a node heartbeating often costs no new entry. A flush
         // takes the whole map away first, so this never changes a batch being written.
         prev.at = at;
         prev.skewSeconds = skewSeconds;
+        if (peer) prev.peer = peer;
+        if (certExpiresAt !== undefined) prev.certExpiresAt = certExpiresAt;
       }
     },
     start(): void {

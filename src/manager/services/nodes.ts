@@ -9,7 +9,14 @@ import type { Database } from "../db/client.js";
 import { listNodes, ORDER_KEYS, type OrderKey } from "../db/queries/node-list.js";
 import { findNodeWithUsage, type NodeWithUsage, upsertNode } from "../db/queries/nodes.js";
 import type { HeartbeatBatcher } from "./heartbeat-batcher.js";
+import type { IdentityWatch } from "./identity-watch.js";
 import type { KnownNodes } from "./known-nodes.js";
+
+/** Who sent a call: the connection's peer key and its client certificate's notAfter. */
+export interface CallPeer {
+  key: string;
+  certExpiresAt: number | undefined;
+}
 
 const DEFAULT_PAGE_SIZE = 100;
 const MAX_PAGE_SIZE = 1000;
@@ -20,13 +27,14 @@ const MAX_PAGE_SIZE = 1000;
  */
 export function createNodeService(
   db: Database,
-  deps: { known: KnownNodes; heartbeats: HeartbeatBatcher },
+  deps: { known: KnownNodes; heartbeats: HeartbeatBatcher; identity?: IdentityWatch },
 ) {
   return {
     /** Registers (or refreshes) a node; it is online at once. */
-    async register(reg: NodeRegistration, now = new Date()): Promise<void> {
+    async register(reg: NodeRegistration, peer?: CallPeer, now = new Date()): Promise<void> {
       await upsertNode(db, reg, now);
       deps.known.add(reg.nodeId, reg.heartbeatIntervalSeconds ?? 0);
+      if (peer) deps.identity?.observe(reg.nodeId, peer.key, now.getTime());
     },
 
     /** The interval a node asked for at registration (from memory; 0 = not said). */
@@ -38,13 +46,25 @@ export function createNodeService(
      * Records a heartbeat; NodeNotFoundError when the node is unknown. The
      * daemon's own timestamp gives its clock skew (0 when it sent none).
      */
-    async heartbeat(nodeId: string, daemonTimestamp: number, now = new Date()): Promise<void> {
+    async heartbeat(
+      nodeId: string,
+      daemonTimestamp: number,
+      peer?: CallPeer,
+      now = new Date(),
+    ): Promise<void> {
       const down = deps.heartbeats.storeDown;
       if (down) throw new StoreUnavailableError(`database unavailable (${down}); retry later`);
       if (!deps.known.isKnown(nodeId)) await deps.known.require(nodeId);
       const skewSeconds =
         daemonTimestamp > 0 ? daemonTimestamp - Math.floor(now.getTime() / 1000) : 0;
-      deps.heartbeats.record(nodeId, now, clampSkew(skewSeconds));
+      if (peer) deps.identity?.observe(nodeId, peer.key, now.getTime());
+      deps.heartbeats.record(
+        nodeId,
+        now,
+        clampSkew(skewSeconds),
+        peer?.key ?? "",
+        peer?.certExpiresAt,
+      );
     },
 
     /**

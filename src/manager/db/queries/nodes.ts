@@ -89,22 +89,43 @@ export async function findNodeWithUsage(
   return r ? { ...r.node, usage: r.usage } : undefined;
 }
 
+/** One node's coalesced heartbeat: newest time, clock skew, and (when known) who sent it. */
+export interface SeenEntry {
+  nodeId: string;
+  at: Date;
+  skewSeconds: number;
+  /** `address|fingerprint` of the connection; "" when unknown (kept as it was). */
+  peer?: string;
+  /** notAfter of the client certificate and the time from which it is flagged. */
+  certExpiresAt?: Date | undefined;
+  certWarnAt?: Date | undefined;
+}
+
 /**
  * Writes many `last_seen_at` values in one statement; returns the ids that
- * exist. The gap since the previous last_seen is the node's observed cadence,
- * kept only while it is online and the gap is 1 s to its grace: a heartbeat
- * right after a registration is no cadence, and a node back from an outage
- * must not get a grace the size of the outage.
+ * exist, each with the peer the row held before (a self-join reads the old
+ * row), so a replica learns that another one wrote a different peer meanwhile.
+ * The gap since the previous last_seen is the node's observed cadence, kept
+ * only while it is online and the gap is 1 s to its grace: a heartbeat right
+ * after a registration is no cadence, and a node back from an outage must not
+ * get a grace the size of the outage.
  */
 export async function touchLastSeen(
   db: Database,
-  seen: readonly { nodeId: string; at: Date; skewSeconds: number }[],
+  seen: readonly SeenEntry[],
   rule: GraceRule,
-): Promise<string[]> {
+): Promise<{ nodeId: string; previousPeer: string }[]> {
   if (seen.length === 0) return [];
   // One JSON parameter: arrays as bind parameters differ between postgres.js and PGlite.
   const rows = JSON.stringify(
-    seen.map((s) => ({ node_id: s.nodeId, at: s.at.toISOString(), skew: s.skewSeconds })),
+    seen.map((s) => ({
+      node_id: s.nodeId,
+      at: s.at.toISOString(),
+      skew: s.skewSeconds,
+      peer: s.peer ?? "",
+      cert: s.certExpiresAt?.toISOString() ?? null,
+      warn: s.certWarnAt?.toISOString() ?? null,
+    })),
   );
   const gap = sql`extract(epoch from (u.at - n.last_seen_at))`;
   const result = await db.execute(sql`
@@ -114,11 +135,48 @@ export async function touchLastSeen(
            observed_interval_seconds = case
              when n.status = 'online' and ${gap} >= 1 and ${gap} <= ${graceSql(rule, "n")}
              then round(${gap})::int
-             else n.observed_interval_seconds end
-      from jsonb_to_recordset(${rows}::jsonb) as u(node_id text, at timestamptz, skew int)
+             else n.observed_interval_seconds end,
+           last_peer = coalesce(nullif(u.peer, ''), n.last_peer),
+           cert_expires_at = coalesce(u.cert, n.cert_expires_at),
+           cert_warn_at = coalesce(u.warn, n.cert_warn_at)
+      from jsonb_to_recordset(${rows}::jsonb)
+           as u(node_id text, at timestamptz, skew int, peer text, cert timestamptz, warn timestamptz)
+      join ${nodes} as o on o.node_id = u.node_id
      where n.node_id = u.node_id
- returning n.node_id`);
-  return rowsOf<{ node_id: string }>(result).map((r) => r.node_id);
+ returning n.node_id, o.last_peer as previous_peer`);
+  return rowsOf<{ node_id: string; previous_peer: string }>(result).map((r) => ({
+    nodeId: r.node_id,
+    previousPeer: r.previous_peer,
+  }));
+}
+
+/**
+ * Flags one node as served by two daemons and records an `identity_conflict`
+ * event naming both peers, in one transaction; no other row is touched.
+ */
+export async function recordIdentityConflict(
+  db: Database,
+  c: { nodeId: string; peers: string; at: Date; until: Date },
+): Promise<boolean> {
+  return db.transaction(async (tx) => {
+    const hit = await tx
+      .update(nodes)
+      .set({
+        identityConflictAt: c.at,
+        identityConflictUntil: c.until,
+        identityConflictPeers: c.peers,
+      })
+      .where(eq(nodes.nodeId, c.nodeId))
+      .returning({ nodeId: nodes.nodeId });
+    if (hit.length === 0) return false;
+    await tx.insert(nodeEvents).values({
+      nodeId: c.nodeId,
+      kind: "identity_conflict",
+      reason: `node_id served by two daemons at once: ${c.peers}`,
+      time: c.at,
+    });
+    return true;
+  });
 }
 
 /** Drizzle's execute() returns an array on postgres.js and `{ rows }` on PGlite. */

@@ -37,6 +37,17 @@ export const nodes = pgTable(
     observedIntervalSeconds: integer("observed_interval_seconds").notNull().default(0),
     /** Registered with --ephemeral: deleted soon after it goes offline. */
     ephemeral: boolean("ephemeral").notNull().default(false),
+    /** notAfter of the client certificate the node last connected with (mTLS), as the manager saw it. */
+    certExpiresAt: timestamp("cert_expires_at", { withTimezone: true }),
+    /** cert_expires_at minus tls.expiry_window: from then on the node is flagged. */
+    certWarnAt: timestamp("cert_warn_at", { withTimezone: true }),
+    /** Address and certificate fingerprint of the last heartbeat written, so replicas see each other's peers. */
+    lastPeer: text("last_peer").notNull().default(""),
+    /** Two daemons were last seen serving this node_id at once (see services/identity-watch.ts). */
+    identityConflictAt: timestamp("identity_conflict_at", { withTimezone: true }),
+    /** identity_conflict_at plus identity.conflict_hold: the flag clears after this. */
+    identityConflictUntil: timestamp("identity_conflict_until", { withTimezone: true }),
+    identityConflictPeers: text("identity_conflict_peers").notNull().default(""),
   },
   (t) => [
     index("nodes_status_idx").on(t.status, t.nodeId),
