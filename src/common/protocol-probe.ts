@@ -14,9 +14,9 @@ const PREFACE = Buffer.concat([
  * Sends a plaintext HTTP/2 preface and classifies the first bytes back: an
  * HTTP/2 server answers with SETTINGS, an HTTP/1.1 server with "HTTP/1.1 400",
  * a TLS server with an alert record (or by hanging up). Used only to explain a
- * failed call, never on the hot path.
+ * failed call, never on the hot path; a busy manager may take a while to answer.
  */
-export function probeProtocol(host: string, port: number, waitMs = 1_000): Promise<ProtocolFound> {
+export function probeProtocol(host: string, port: number, waitMs = 3_000): Promise<ProtocolFound> {
   return new Promise((resolve) => {
     const sock = net.connect({ host, port });
     let settled = false;
@@ -43,7 +43,7 @@ export function probeProtocol(host: string, port: number, waitMs = 1_000): Promi
 }
 
 /** Whether a TLS handshake completes at the address (the server's certificate is not judged here). */
-export function speaksTls(host: string, port: number, waitMs = 1_000): Promise<boolean> {
+export function speaksTls(host: string, port: number, waitMs = 3_000): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = tls.connect({
       host,

@@ -1,4 +1,14 @@
-import { ConnectError } from "@connectrpc/connect";
+import { Code, ConnectError } from "@connectrpc/connect";
+
+/** Codes a failure below the protocol comes out as (connection reset, TLS, HTTP/2 errors). */
+const TRANSPORT_CODES = new Set([
+  Code.Unknown,
+  Code.Canceled,
+  Code.Aborted,
+  Code.Internal,
+  Code.Unavailable,
+]);
+
 import { probeProtocol, speaksTls } from "../common/protocol-probe.js";
 
 const causeText = (err: unknown): string => {
@@ -19,8 +29,7 @@ export async function explainTransportError(
   server: string,
   caFile: string | undefined,
 ): Promise<string | undefined> {
-  if (err instanceof ConnectError && err.code !== 13 && err.code !== 14 && err.code !== 2)
-    return undefined;
+  if (err instanceof ConnectError && !TRANSPORT_CODES.has(err.code)) return undefined;
   const text = causeText(err);
   const url = new URL(server);
   const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));

@@ -124,6 +124,15 @@ describe.skipIf(!hasChromium)("dashboard at a glance in Chromium", () => {
     await page.locator('.card[data-count="total"]').click();
     await expect.poll(rowIds, { timeout: 10_000 }).toHaveLength(4);
     await page.screenshot({ path: join(shots, "glance-url-restored.png"), fullPage: true });
+    // A rejected selector leaves no stale rows or counts under its error.
+    await page.locator("#selector-filter").fill("=prod");
+    await page.locator("#selector-filter").press("Enter");
+    await page.locator("#filter-error:not(:empty)").waitFor({ timeout: 10_000 });
+    expect(await page.locator("#filter-error").textContent()).toContain("selector");
+    expect(await rowIds()).toEqual([]);
+    expect(await page.locator("#table-footer").textContent()).toBe(
+      "no results (see the error above)",
+    );
   });
 
   it("node charts: the range is the x-axis, percentages on a fixed 0–100 % axis, all-zero hidden", async () => {

@@ -185,7 +185,9 @@ export function createManagerConnection(opts: ManagerClientOptions): ManagerConn
     async diagnose(err) {
       const text = describeError(err);
       const code = errorCode(err);
-      if (![Code.Canceled, Code.Unavailable, Code.Internal, Code.Unknown].includes(code))
+      if (
+        ![Code.Canceled, Code.Aborted, Code.Unavailable, Code.Internal, Code.Unknown].includes(code)
+      )
         return text;
       const url = new URL(baseUrl);
       // The wrong port, or TLS on one side only, shows up as a riddle from HTTP/2 or OpenSSL.
