@@ -395,6 +395,7 @@ export const DAEMON_YAML_KEYS = [
   "manager.tls.cert_file",
   "manager.tls.key_file",
   "manager.tls.ca_file",
+  "manager.tls.reload_interval",
   "manager.token_file",
   "manager.heartbeat_interval",
   "manager.reconnect_interval",
