@@ -159,8 +159,13 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
         .update(nodes)
         .set({ lastSeenAt: ago(3600) })
         .where(inArray(nodes.nodeId, [fast, slow]));
-      // 7 s after the start: past the fast node's 6 s grace, within the slow node's 180 s.
-      const result = await m.runtime.liveness.sweep(new Date(Date.now() + 7_000));
+      // The hold is a node's own grace plus the longest pushback handed out at the
+      // start (liveness.ts). 7 s past that: beyond the fast node's 6 s grace,
+      // within the slow node's 180 s.
+      const { pushbackMinMs, pushbackSpreadMs } = MANAGER_DEFAULTS.admission;
+      const result = await m.runtime.liveness.sweep(
+        new Date(Date.now() + pushbackMinMs + pushbackSpreadMs + 7_000),
+      );
       expect(result.outcome).toBe("restart_grace");
       expect(result.transitions).toContainEqual(
         expect.objectContaining({ nodeId: fast, kind: "offline" }),
