@@ -33,8 +33,12 @@ function run(args: string[], env: Record<string, string>) {
     out.stderr += d;
   });
   const exited = once(child, "exit").then(([code]) => code as number | null);
+  spawned.push(child);
   return { child, out, exited };
 }
+
+/** Everything started here, so a failed test leaves no process behind. */
+const spawned: ChildProcess[] = [];
 
 describe("one manager per embedded database (real processes)", () => {
   const dataDir = tempDir("fleet-lockdir-");
@@ -57,9 +61,12 @@ describe("one manager per embedded database (real processes)", () => {
     );
   }, 90_000);
   afterAll(async () => {
-    if (first && first.exitCode === null && first.signalCode === null) {
-      first.kill("SIGTERM");
-      await once(first, "exit");
+    for (const c of spawned) {
+      if (c.exitCode === null && c.signalCode === null) {
+        // A demo stops its own manager and daemon on SIGTERM.
+        c.kill("SIGTERM");
+        await once(c, "exit");
+      }
     }
   });
 
