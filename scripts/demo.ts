@@ -3,6 +3,7 @@
  * reporting this machine, both as real processes. Ctrl-C stops both.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { packageRoot } from "../src/common/package-root.js";
 
@@ -21,6 +22,7 @@ function run(name: string, args: string[], env: Record<string, string>): ChildPr
   child.on("exit", (code, signal) => {
     if (!stopping) {
       console.error(`[demo] ${name} exited (${signal ?? code}); stopping`);
+      process.exitCode = 1;
       stop();
     }
   });
@@ -36,17 +38,58 @@ function stop() {
 process.once("SIGINT", stop);
 process.once("SIGTERM", stop);
 
-async function waitForHttp(url: string, deadlineMs: number): Promise<void> {
+/**
+ * Ready means *our* manager answers /readyz: the probe races the child's exit,
+ * so a manager that failed to start (its port taken, its data directory
+ * locked by another one) fails the demo instead of another process's answer.
+ */
+async function waitForOwnReadiness(child: ChildProcess, url: string, deadlineMs: number) {
+  let exited = child.exitCode !== null;
+  child.once("exit", () => {
+    exited = true;
+  });
   const until = Date.now() + deadlineMs;
-  while (Date.now() < until) {
+  while (Date.now() < until && !exited) {
     try {
-      if ((await fetch(url)).ok) return;
+      if ((await fetch(url)).ok && !exited) return;
     } catch {
       // not listening yet
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(`manager did not become ready at ${url} within ${deadlineMs} ms`);
+  throw new Error(
+    exited
+      ? "the manager exited before it was ready (see its message above)"
+      : `the manager did not become ready at ${url} within ${deadlineMs} ms`,
+  );
+}
+
+/** A port someone else listens on would answer our readiness probe: refuse before starting. */
+function assertFree(addr: string, envName: string): Promise<void> {
+  const i = addr.lastIndexOf(":");
+  const host = addr.slice(0, i).replace(/^\[|\]$/g, "");
+  const port = Number(addr.slice(i + 1));
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once("error", (err: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          err.code === "EADDRINUSE"
+            ? `${addr} is already in use (another Fleet manager?); stop it or set ${envName}`
+            : `${addr}: ${err.message} (${envName})`,
+        ),
+      ),
+    );
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
+}
+
+try {
+  await assertFree(httpAddr, "FLEET_HTTP_ADDR");
+  await assertFree(grpcAddr, "FLEET_GRPC_ADDR");
+} catch (err) {
+  console.error(`[demo] ${(err as Error).message}`);
+  process.exit(1);
 }
 
 children.push(
@@ -57,14 +100,24 @@ children.push(
     FLEET_LOG_LEVEL: process.env.FLEET_LOG_LEVEL ?? "warn",
   }),
 );
-await waitForHttp(`http://${httpAddr}/readyz`, 60_000);
-children.push(
-  run("daemon", ["src/daemon/main.ts", "--config", join(root, "scripts/demo-daemon.yaml")], {
-    MANAGER_ADDRESS: grpcAddr,
-    LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
-  }),
-);
-console.log(`
+let ready = false;
+try {
+  await waitForOwnReadiness(children[0] as ChildProcess, `http://${httpAddr}/readyz`, 60_000);
+  ready = true;
+} catch (err) {
+  // Exits once the manager (if still running) has stopped.
+  console.error(`[demo] ${(err as Error).message}`);
+  process.exitCode = 1;
+  stop();
+}
+if (ready) {
+  children.push(
+    run("daemon", ["src/daemon/main.ts", "--config", join(root, "scripts/demo-daemon.yaml")], {
+      MANAGER_ADDRESS: grpcAddr,
+      LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
+    }),
+  );
+  console.log(`
 Fleet is running (data in ${dataDir}).
   dashboard   http://${httpAddr}/
   nodes       curl -s -H 'content-type: application/json' -d '{}' http://${httpAddr}/fleet.v1.FleetService/ListNodes
@@ -72,3 +125,4 @@ Fleet is running (data in ${dataDir}).
   gRPC        ${grpcAddr}  (daemons connect here)
 Ctrl-C stops both.
 `);
+}

@@ -21,7 +21,7 @@
  *                labels_max_pairs: 64, label_key_max_length: 63, label_value_max_length: 255,
  *                metric_type_max_length: 63, values_per_metric_max: 512,
  *                value_name_max_length: 128, metrics_per_request_max: 5000,
- *                max_future: 5m, request_max_bytes: 4MiB }
+ *                max_future: 5m, request_max_bytes: 4MiB, max_timeout: 1h }
  *   shutdown:  { timeout: 15s }
  *   tls:       { cert: "", key: "", client_ca: "" }
  *   auth:      { api_token: "", enroll_token: "", bind_node_identity: true }
@@ -103,6 +103,8 @@ export interface ManagerConfig {
     maintenanceIntervalMs: number;
   };
   limits: ManagerLimits;
+  /** Longest deadline a client may ask for (grpc-timeout, connect-timeout-ms), on every path. */
+  maxTimeoutMs: number;
   shutdown: { timeoutMs: number };
   /** PEM file paths; "" = unset. cert+key: TLS on both ports; client_ca too: mTLS on gRPC. */
   tls: { certFile: string; keyFile: string; clientCaFile: string };
@@ -178,6 +180,7 @@ export const MANAGER_DEFAULTS: ManagerConfig = {
     maxFutureSeconds: 300,
     requestMaxBytes: 4 * 1024 * 1024,
   },
+  maxTimeoutMs: 3_600_000,
   shutdown: { timeoutMs: 15_000 },
   tls: { certFile: "", keyFile: "", clientCaFile: "" },
   auth: { apiToken: "", enrollToken: "", bindNodeIdentity: true },
@@ -665,6 +668,17 @@ export const MANAGER_CONFIG_KEYS: readonly ConfigKeyDoc[] = [
       c.limits.requestMaxBytes = v;
     },
     format: (v) => (v % 1048576 === 0 ? `${v / 1048576}MiB` : `${v}B`),
+  }),
+  key({
+    yaml: "limits.max_timeout",
+    description:
+      "Longest deadline a client may ask for (grpc-timeout, connect-timeout-ms); longer is INVALID_ARGUMENT, on every RPC path",
+    parse: durationMs(1000, 86_400_000),
+    get: (c) => c.maxTimeoutMs,
+    set: (c, v) => {
+      c.maxTimeoutMs = v;
+    },
+    format: fmtMs,
   }),
   key({
     yaml: "shutdown.timeout",

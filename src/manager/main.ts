@@ -6,6 +6,7 @@ import { runMain } from "../common/run-main.js";
 import { runCertsCommand } from "./certs.js";
 import { insecureListenerProblem, loadManagerConfig } from "./config.js";
 import { openDatabase } from "./db/client.js";
+import { DataDirLockedError } from "./db/data-dir-lock.js";
 import { runMigrations } from "./db/migrate.js";
 import { DatabaseUnreachableError } from "./db/wait-for-database.js";
 import { createManager } from "./server.js";
@@ -46,7 +47,14 @@ async function main(argv: string[]): Promise<number> {
   const logger = createLogger("fleet-manager", config.logLevel);
 
   if (command === "migrate") {
-    const handle = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+    let handle: Awaited<ReturnType<typeof openDatabase>>;
+    try {
+      handle = await openDatabase({ url: config.databaseUrl, dataDir: config.dataDir });
+    } catch (err) {
+      if (!(err instanceof DataDirLockedError)) throw err;
+      process.stderr.write(`fleet-manager: ${err.message}\n`);
+      return 2;
+    }
     try {
       await runMigrations(handle);
       logger.info({ db: handle.kind, where: handle.where }, "migrations applied");
@@ -74,6 +82,10 @@ async function main(argv: string[]): Promise<number> {
     // Whatever got opened before the failure (a listening port, the database)
     // would keep the process alive, so a supervisor would see it as running.
     await manager.stop();
+    if (err instanceof DataDirLockedError) {
+      process.stderr.write(`fleet-manager: ${err.message}\n`);
+      return 2;
+    }
     if (err instanceof DatabaseUnreachableError) {
       process.stderr.write(`fleet-manager: ${err.message}\n`);
       return 1;

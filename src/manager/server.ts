@@ -5,7 +5,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import type { ConnectRouter } from "@connectrpc/connect";
 import { createContextValues } from "@connectrpc/connect";
-import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { compressionGzip, connectNodeAdapter } from "@connectrpc/connect-node";
 import { ConfigError } from "../common/errors.js";
 import { createLogger, type Logger } from "../common/logging.js";
 import { packageRoot } from "../common/package-root.js";
@@ -100,6 +100,7 @@ export function createManager(
   const active = new Set<http2.Http2ServerResponse>();
   let grpcPort = 0;
   let httpPort = 0;
+  let stopping = false;
 
   const scheme = config.tls.certFile && config.tls.keyFile ? "https" : "http";
   const urlOf = (host: string, port: number) =>
@@ -222,6 +223,13 @@ export function createManager(
       const tokenGate = createHttpTokenGate(config.auth.apiToken);
       const ops = createOpsHttpHandler({ handle: () => database, serving, telemetry, logger });
 
+      // One contract on every path (grpc-fast/ matches these): gzip only, the
+      // same size and deadline limits.
+      const sharedProtocolOptions = {
+        readMaxBytes: limits.requestMaxBytes,
+        maxTimeoutMs: config.maxTimeoutMs,
+        acceptCompression: [compressionGzip],
+      };
       const connectGrpcHandler = connectNodeAdapter({
         routes: (router: ConnectRouter) => {
           managerRoutes(services)(router);
@@ -230,11 +238,17 @@ export function createManager(
         },
         interceptors,
         contextValues,
-        readMaxBytes: limits.requestMaxBytes,
+        ...sharedProtocolOptions,
         grpc: true,
         grpcWeb: false,
         connect: false,
       });
+      // connect-node does not announce what it accepts; the fast path does (gRPC
+      // spec), so both say it on every answer.
+      const connectGrpc: typeof connectGrpcHandler = (req, res) => {
+        res.setHeader("grpc-accept-encoding", "gzip");
+        connectGrpcHandler(req, res);
+      };
       const grpcHandler =
         (opts.fastUnaryGrpc ?? config.grpcFastPath)
           ? createFastUnaryHandler({
@@ -242,13 +256,15 @@ export function createManager(
               interceptors,
               contextValues,
               readMaxBytes: limits.requestMaxBytes,
-              fallback: connectGrpcHandler,
+              maxTimeoutMs: config.maxTimeoutMs,
+              logger,
+              fallback: connectGrpc,
             })
-          : connectGrpcHandler;
+          : connectGrpc;
       const httpHandler = connectNodeAdapter({
         routes: fleetRoutes(services),
         interceptors,
-        readMaxBytes: limits.requestMaxBytes,
+        ...sharedProtocolOptions,
         grpc: false,
         grpcWeb: false,
         connect: true,
@@ -271,7 +287,13 @@ export function createManager(
         sessions.add(session);
         session.once("close", () => sessions.delete(session));
       });
-      httpServer = createHttpServer(config, tls, httpHandler);
+      httpServer = createHttpServer(config, tls, (req, res) => {
+        // A keep-alive connection would carry a client's reconnect (fleetctl
+        // watch, the dashboard) into a closing server; during shutdown each
+        // answer is the connection's last.
+        if (stopping) res.setHeader("connection", "close");
+        httpHandler(req, res);
+      });
       grpcPort = await listen(grpcServer, config.grpcAddr, "grpc.addr (FLEET_GRPC_ADDR)");
       httpPort = await listen(httpServer, config.httpAddr, "http.addr (FLEET_HTTP_ADDR)");
       heartbeats.start();
@@ -283,11 +305,19 @@ export function createManager(
     },
 
     async stop() {
+      // Nothing opened (refused at start, e.g. a locked data directory): the caller's one line says why.
+      if (!database && !grpcServer && !httpServer) return;
       // Health checks and /readyz report NOT_SERVING first, so balancers move away.
       serving.set(false);
       // Open WatchNodes streams would otherwise keep the HTTP server from closing.
+      stopping = true;
       watchHub?.close();
       const closing = Promise.all([closeServer(grpcServer), closeServer(httpServer)]);
+      // close() drops only the connections idle at that moment; one whose
+      // WatchNodes stream just ended goes idle a moment later and would be kept
+      // until the keep-alive timeout (or, with a client reconnecting, forever).
+      const closingHttp = httpServer;
+      const idleSweep = setInterval(() => closingHttp?.closeIdleConnections(), 50);
       // GOAWAY lets in-flight streams finish while refusing new ones; without it
       // a daemon's idle keepalive session would hold the server open forever.
       for (const session of sessions) session.close();
@@ -317,6 +347,8 @@ export function createManager(
         httpServer?.closeAllConnections();
       }
       await closing;
+      clearInterval(idleSweep);
+      stopping = false;
       grpcServer = undefined;
       httpServer = undefined;
       if (runtime) {

@@ -34,6 +34,16 @@ export async function startTestManager(overrides: Partial<ManagerConfig> = {}): 
   return manager;
 }
 
+/**
+ * The two ways the gRPC port serves ManagerService: the lean node:http2 path
+ * (grpc-fast/, the default) and connect-node (`grpc.fast_path: false`). Suites
+ * of the daemon-facing contract run on both with describe.each, so they agree.
+ */
+export const GRPC_PATHS = [
+  { path: "fast path", grpcFastPath: true },
+  { path: "connect-node", grpcFastPath: false },
+] as const;
+
 /** A node id no other test (or test run on the shared database) uses. */
 export function uniqueNodeId(prefix = "node"): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;

@@ -156,7 +156,7 @@ describe("grpc-fast unary protocol", () => {
     );
     expect(raw.trailersOnly).toBe(true);
     expect(raw.headers[":status"]).toBe(200);
-    expect(raw.headers["content-type"]).toBe("application/grpc");
+    expect(raw.headers["content-type"]).toBe("application/grpc+proto");
     expect(raw.grpcStatus).toBe(Code.InvalidArgument);
     expect(raw.grpcMessage).toBe('node_id: bad char ü in "ünïcode"');
   });

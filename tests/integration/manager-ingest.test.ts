@@ -6,7 +6,7 @@ import { FleetService } from "../../gen/fleet/v1/fleet_pb.js";
 import { createManagerClient, type ManagerClient } from "../../src/daemon/transport/client.js";
 import { metrics } from "../../src/manager/db/schema/metrics.js";
 import type { Manager } from "../../src/manager/server.js";
-import { startTestManager, uniqueNodeId } from "../helpers/manager.js";
+import { GRPC_PATHS, startTestManager, uniqueNodeId } from "../helpers/manager.js";
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -33,13 +33,14 @@ function batchFor(
   };
 }
 
-describe("idempotent group-commit ingest", () => {
+describe.each(GRPC_PATHS)("idempotent group-commit ingest ($path)", ({ grpcFastPath }) => {
   let manager: Manager;
   let client: ManagerClient;
 
   beforeAll(async () => {
     // A wider batch window so concurrent requests surely share statements.
     manager = await startTestManager({
+      grpcFastPath,
       ingest: {
         batchWindowMs: 20,
         maxBatchRows: 20_000,
@@ -175,6 +176,7 @@ describe("idempotent group-commit ingest", () => {
 
   it("overload: more queued rows than max_pending_rows → UNAVAILABLE, nothing half-stored", async () => {
     const small = await startTestManager({
+      grpcFastPath,
       ingest: {
         batchWindowMs: 1000,
         maxBatchRows: 20_000,

@@ -16,6 +16,7 @@ import { createManagerClient } from "../../src/daemon/transport/client.js";
 import { createFleetClient } from "../../src/fleetctl/client.js";
 import { MANAGER_DEFAULTS } from "../../src/manager/config.js";
 import type { Manager } from "../../src/manager/server.js";
+import { ensureDashboardBuilt } from "../helpers/dashboard-build.js";
 import { startTestManager, uniqueNodeId } from "../helpers/manager.js";
 import {
   ACCEPTED_ERRORS,
@@ -40,6 +41,8 @@ describe("hostile input at every method of both services and both ports", () => 
   const prefix = `hostile-${Date.now().toString(36)}`;
 
   beforeAll(async () => {
+    // Raw `GET /` must reach the dashboard itself: its not-built notice is a 503.
+    await ensureDashboardBuilt();
     manager = await startTestManager({
       // Rate limits off here: the point is to reach validation, handlers and SQL.
       admission: { ...MANAGER_DEFAULTS.admission, heartbeatsPerSecond: 0, reportsPerSecond: 0 },

@@ -1,9 +1,9 @@
-import { mkdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
+import { lockDataDir } from "./data-dir-lock.js";
 import * as leasesSchema from "./schema/leases.js";
 import * as metricsSchema from "./schema/metrics.js";
 import * as nodesSchema from "./schema/nodes.js";
@@ -71,8 +71,14 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
       close: () => client.end({ timeout: 5 }),
     };
   }
-  if (!opts.dataDir.startsWith("memory://")) mkdirSync(opts.dataDir, { recursive: true });
-  const client = await PGlite.create(opts.dataDir);
+  const unlock = opts.dataDir.startsWith("memory://") ? () => {} : lockDataDir(opts.dataDir);
+  let client: PGlite;
+  try {
+    client = await PGlite.create(opts.dataDir);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
   const db = drizzlePglite(client, { schema }) as unknown as Database;
   return {
     db,
@@ -80,7 +86,11 @@ export async function openDatabase(opts: OpenDatabaseOptions): Promise<DatabaseH
     where: opts.dataDir,
     withAdvisoryLock: (_key, fn) => fn(),
     close: async () => {
-      await client.close();
+      try {
+        await client.close();
+      } finally {
+        unlock();
+      }
     },
   };
 }

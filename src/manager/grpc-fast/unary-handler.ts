@@ -1,4 +1,4 @@
-import type { Http2ServerRequest, Http2ServerResponse } from "node:http2";
+import { type Http2ServerRequest, type Http2ServerResponse, constants as h2 } from "node:http2";
 import { gunzip } from "node:zlib";
 import {
   create,
@@ -21,6 +21,8 @@ import {
   type UnaryRequest,
   type UnaryResponse,
 } from "@connectrpc/connect";
+import { setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import type { Logger } from "../../common/logging.js";
 import { ACCEPT_ENCODING, encodeGrpcMessage, parseGrpcTimeout, toStatus } from "./protocol.js";
 
 type NodeHandler = (req: Http2ServerRequest, res: Http2ServerResponse) => void;
@@ -40,6 +42,8 @@ export interface FastUnaryOptions {
   fallback: NodeHandler;
   /** Per-request context values, as connect-node's option (e.g. the TLS peer identity). */
   contextValues?: (req: Http2ServerRequest) => ContextValues;
+  /** Where a response that could not be written is reported (the call then ends INTERNAL or reset). */
+  logger?: Logger;
 }
 
 interface Route {
@@ -48,9 +52,11 @@ interface Route {
   call: UnaryFn;
 }
 
+// Matched case-insensitively, as connect-node does (application/grpc+json goes there).
 const GRPC_CONTENT_TYPES = new Set(["application/grpc", "application/grpc+proto"]);
+// As connect-node answers (one contract on both paths; every client reads either form).
 const RESPONSE_HEADERS = {
-  "content-type": "application/grpc",
+  "content-type": "application/grpc+proto",
   "grpc-accept-encoding": ACCEPT_ENCODING,
 } as const;
 
@@ -70,11 +76,11 @@ export function createFastUnaryHandler(opts: FastUnaryOptions): NodeHandler {
   return (req, res) => {
     const route = req.method === "POST" ? routes.get(req.url) : undefined;
     const contentType = req.headers["content-type"];
-    if (!route || contentType === undefined || !GRPC_CONTENT_TYPES.has(contentType)) {
+    if (!route || contentType === undefined || !GRPC_CONTENT_TYPES.has(contentType.toLowerCase())) {
       opts.fallback(req, res);
       return;
     }
-    serveUnary(route, req, res, opts.readMaxBytes, maxTimeoutMs, opts.contextValues);
+    serveUnary(route, req, res, opts.readMaxBytes, maxTimeoutMs, opts.contextValues, opts.logger);
   };
 }
 
@@ -152,6 +158,7 @@ class UnaryCall {
     readonly stream: Http2ServerResponse["stream"],
     readonly readMaxBytes: number,
     readonly contextValues: ((req: Http2ServerRequest) => ContextValues) | undefined,
+    readonly logger: Logger | undefined,
   ) {}
 
   finish(): void {
@@ -167,18 +174,26 @@ class UnaryCall {
     const stream = this.stream;
     if (stream.destroyed || stream.closed || stream.headersSent) return;
     // Trailers-only response: status in the one HEADERS frame, which ends the stream.
-    // Error metadata (e.g. grpc-retry-pushback-ms) goes along, as connect-node sends it.
-    const metadata = err instanceof ConnectError ? headersToObject(err.metadata) : {};
-    stream.respond(
-      {
-        ...metadata,
-        ":status": 200,
-        ...RESPONSE_HEADERS,
-        "grpc-status": String(code),
-        "grpc-message": encodeGrpcMessage(message),
-      },
-      { endStream: true },
-    );
+    // connect-node's own setTrailerStatus adds the error's metadata (e.g.
+    // grpc-retry-pushback-ms, never protocol headers) and grpc-status-details-bin,
+    // so both paths send the same; grpc-message is spec-encoded (protocol.ts).
+    try {
+      const status = new Headers();
+      setTrailerStatus(status, err instanceof ConnectError ? err : new ConnectError(message, code));
+      stream.respond(
+        {
+          ...headersToObject(status),
+          ":status": 200,
+          ...RESPONSE_HEADERS,
+          "grpc-message": encodeGrpcMessage(message),
+        },
+        { endStream: true },
+      );
+    } catch (writeErr) {
+      // Metadata HTTP/2 refuses (fail() also runs from stream callbacks: never throw there).
+      this.abandon(writeErr);
+      return;
+    }
     // Stop a client still sending (e.g. an oversized body) once it has its status.
     if (!this.req.readableEnded) this.stream.close();
   }
@@ -281,10 +296,42 @@ class UnaryCall {
       this.fail(err);
       return;
     }
-    pending.then(
-      (out) => this.respond(out),
-      (err) => this.fail(err),
-    );
+    pending
+      .then(
+        (out) => this.respond(out),
+        (err) => this.fail(err),
+      )
+      // Writing the answer threw (e.g. a header value HTTP/2 refuses): never an
+      // unhandled rejection, which would end the process.
+      .catch((err: unknown) => this.abandon(err));
+  }
+
+  /**
+   * The last resort when an answer could not be written: a plain INTERNAL
+   * status if nothing was sent yet, else a reset stream; logged once.
+   */
+  abandon(err: unknown): void {
+    this.finish();
+    this.logger?.error({ err, procedure: this.req.url }, "writing a gRPC response failed");
+    const stream = this.stream;
+    if (stream.destroyed || stream.closed) return;
+    try {
+      if (!stream.headersSent) {
+        stream.respond(
+          {
+            ":status": 200,
+            ...RESPONSE_HEADERS,
+            "grpc-status": String(Code.Internal),
+            "grpc-message": "internal error",
+          },
+          { endStream: true },
+        );
+        return;
+      }
+    } catch {
+      // Even that was refused: reset below.
+    }
+    stream.close(h2.NGHTTP2_INTERNAL_ERROR);
   }
 
   respond(out: UnaryResponse): void {
@@ -438,9 +485,10 @@ function serveUnary(
   readMaxBytes: number,
   maxTimeoutMs: number,
   contextValues?: (req: Http2ServerRequest) => ContextValues,
+  logger?: Logger,
 ): void {
   const h = req.headers;
-  const call = new UnaryCall(route, req, res, res.stream, readMaxBytes, contextValues);
+  const call = new UnaryCall(route, req, res, res.stream, readMaxBytes, contextValues, logger);
   const encoding = h["grpc-encoding"];
   call.gzip = encoding === "gzip";
   if (encoding !== undefined && encoding !== "identity" && !call.gzip) {

@@ -1,0 +1,124 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { packageRoot } from "../../src/common/package-root.js";
+import { LOCK_FILE } from "../../src/manager/db/data-dir-lock.js";
+import { tempDir } from "../helpers/daemon-harness.js";
+import { waitFor } from "../helpers/manager.js";
+import { freePort } from "../helpers/private-postgres.js";
+
+const root = packageRoot();
+
+/** A real process (`node --import tsx …`), its output collected. */
+function run(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, ["--import", "tsx", ...args], {
+    cwd: root,
+    env: { ...process.env, FLEET_LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const out = { stdout: "", stderr: "" };
+  child.stdout?.on("data", (d) => {
+    out.stdout += d;
+  });
+  child.stderr?.on("data", (d) => {
+    out.stderr += d;
+  });
+  const exited = once(child, "exit").then(([code]) => code as number | null);
+  return { child, out, exited };
+}
+
+describe("one manager per embedded database (real processes)", () => {
+  const dataDir = tempDir("fleet-lockdir-");
+  let first: ChildProcess;
+  let httpPort = 0;
+  let grpcPort = 0;
+
+  beforeAll(async () => {
+    [httpPort, grpcPort] = [await freePort(), await freePort()];
+    const m = run(["src/manager/main.ts"], {
+      FLEET_DATA_DIR: dataDir,
+      FLEET_HTTP_ADDR: `127.0.0.1:${httpPort}`,
+      FLEET_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
+    });
+    first = m.child;
+    await waitFor(
+      "the first manager ready",
+      async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).ok,
+      { timeoutMs: 60_000, intervalMs: 200 },
+    );
+  }, 90_000);
+  afterAll(async () => {
+    if (first && first.exitCode === null && first.signalCode === null) {
+      first.kill("SIGTERM");
+      await once(first, "exit");
+    }
+  });
+
+  it("a second manager on the same data directory exits 2 with one line", async () => {
+    const [h, g] = [await freePort(), await freePort()];
+    const second = run(["src/manager/main.ts"], {
+      FLEET_DATA_DIR: dataDir,
+      FLEET_HTTP_ADDR: `127.0.0.1:${h}`,
+      FLEET_GRPC_ADDR: `127.0.0.1:${g}`,
+    });
+    expect(await second.exited).toBe(2);
+    expect(second.out.stderr).toBe(
+      `fleet-manager: data directory ${dataDir} is in use by another fleet-manager (pid ${first.pid}, ${join(dataDir, LOCK_FILE)}); stop it first, or use another FLEET_DATA_DIR, or DATABASE_URL for several managers\n`,
+    );
+    // The first one is untouched.
+    expect((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).ok).toBe(true);
+  });
+
+  it("npm start (scripts/demo.ts) with its ports taken fails instead of printing 'Fleet is running'", async () => {
+    const demo = run(["scripts/demo.ts"], {
+      FLEET_DATA_DIR: tempDir("fleet-demo-"),
+      FLEET_HTTP_ADDR: `127.0.0.1:${httpPort}`,
+      FLEET_GRPC_ADDR: `127.0.0.1:${grpcPort}`,
+    });
+    expect(await demo.exited).toBe(1);
+    expect(demo.out.stdout).not.toContain("Fleet is running");
+    expect(demo.out.stderr).toContain(`127.0.0.1:${httpPort} is already in use`);
+  });
+
+  it("npm start on a data directory another manager holds fails with the manager's line", async () => {
+    const [h, g] = [await freePort(), await freePort()];
+    const demo = run(["scripts/demo.ts"], {
+      FLEET_DATA_DIR: dataDir,
+      FLEET_HTTP_ADDR: `127.0.0.1:${h}`,
+      FLEET_GRPC_ADDR: `127.0.0.1:${g}`,
+    });
+    expect(await demo.exited).toBe(1);
+    expect(demo.out.stdout).not.toContain("Fleet is running");
+    expect(demo.out.stderr).toContain("is in use by another fleet-manager");
+    expect(demo.out.stderr).toContain("the manager exited before it was ready");
+  });
+
+  it("after a SIGKILL the stale lock is taken over by the next manager", async () => {
+    first.kill("SIGKILL");
+    await once(first, "exit");
+    expect(existsSync(join(dataDir, LOCK_FILE))).toBe(true);
+    const [h, g] = [await freePort(), await freePort()];
+    const next = run(["src/manager/main.ts"], {
+      FLEET_DATA_DIR: dataDir,
+      FLEET_HTTP_ADDR: `127.0.0.1:${h}`,
+      FLEET_GRPC_ADDR: `127.0.0.1:${g}`,
+    });
+    try {
+      await waitFor(
+        "the next manager ready",
+        async () => (await fetch(`http://127.0.0.1:${h}/readyz`)).ok,
+        {
+          timeoutMs: 60_000,
+          intervalMs: 200,
+        },
+      );
+    } finally {
+      next.child.kill("SIGTERM");
+    }
+    expect(await next.exited).toBe(0);
+    // A clean stop removes its lock.
+    expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
+  }, 90_000);
+});
