@@ -45,7 +45,8 @@ export async function findNode(db: Database, nodeId: string): Promise<NodeRow | 
 export interface SeenEntry {
   nodeId: string;
   at: Date;
-  skewSeconds: number;
+  /** undefined: not measured, the row keeps its clock_skew_seconds. */
+  skewSeconds: number | undefined;
   /** `address|fingerprint` of the connection; "" when unknown (kept as it was). */
   peer?: string;
   /** notAfter of the client certificate and the time from which it is flagged. */
@@ -68,7 +69,7 @@ export async function touchLastSeen(
     seen.map((s) => ({
       node_id: s.nodeId,
       at: s.at.toISOString(),
-      skew: s.skewSeconds,
+      skew: s.skewSeconds ?? null,
       peer: s.peer ?? "",
       cert: s.certExpiresAt?.toISOString() ?? null,
       warn: s.certWarnAt?.toISOString() ?? null,
@@ -77,7 +78,7 @@ export async function touchLastSeen(
   const result = await db.execute(sql`
     update ${nodes} as n
        set last_seen_at = greatest(n.last_seen_at, u.at),
-           clock_skew_seconds = u.skew,
+           clock_skew_seconds = coalesce(u.skew, n.clock_skew_seconds),
            last_peer = coalesce(nullif(u.peer, ''), n.last_peer),
            cert_expires_at = coalesce(u.cert, n.cert_expires_at),
            cert_warn_at = coalesce(u.warn, n.cert_warn_at)
