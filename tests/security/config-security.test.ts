@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/common/errors.js";
-import { loadManagerConfig } from "../../src/manager/config.js";
+import { loadManagerConfig, MANAGER_DEFAULTS } from "../../src/manager/config.js";
 import { createTokenCheck } from "../../src/manager/interceptors/auth.js";
 
 const load = (env: Record<string, string>, files: Record<string, string> = {}) =>
@@ -36,7 +36,12 @@ describe("security configuration", () => {
       },
       { "s.pem": "x", "s.key": "x", "ca.pem": "x" },
     );
-    expect(c.tls).toEqual({ certFile: "s.pem", keyFile: "s.key", clientCaFile: "ca.pem" });
+    expect(c.tls).toEqual({
+      ...MANAGER_DEFAULTS.tls,
+      certFile: "s.pem",
+      keyFile: "s.key",
+      clientCaFile: "ca.pem",
+    });
     expect(c.auth).toEqual({
       apiToken: "api-token-0123456789",
       enrollToken: "enroll-token-0123456789",

@@ -9,7 +9,8 @@ import type { KnownNodes } from "./known-nodes.js";
 
 interface Seen {
   at: Date;
-  skewSeconds: number;
+  /** undefined: not measured (a registration), the row keeps its value. */
+  skewSeconds: number | undefined;
   /** The connection's peer key ("" unknown) and client certificate notAfter (Unix s). */
   peer: string;
   certExpiresAt: number | undefined;
@@ -103,7 +104,7 @@ export function createHeartbeatBatcher(deps: {
     record(
       nodeId: string,
       at: Date,
-      skewSeconds: number,
+      skewSeconds: number | undefined,
       peer = "",
       certExpiresAt: number | undefined = undefined,
     ): void {
@@ -113,7 +114,7 @@ export function createHeartbeatBatcher(deps: {
         // Updated in place: a node heartbeating often costs no new entry. A flush
         // takes the whole map away first, so this never changes a batch being written.
         prev.at = at;
-        prev.skewSeconds = skewSeconds;
+        if (skewSeconds !== undefined) prev.skewSeconds = skewSeconds;
         if (peer) prev.peer = peer;
         if (certExpiresAt !== undefined) prev.certExpiresAt = certExpiresAt;
       }

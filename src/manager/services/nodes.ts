@@ -34,7 +34,11 @@ export function createNodeService(
     async register(reg: NodeRegistration, peer?: CallPeer, now = new Date()): Promise<void> {
       await upsertNode(db, reg, now);
       deps.known.add(reg.nodeId, reg.heartbeatIntervalSeconds ?? 0);
-      if (peer) deps.identity?.observe(reg.nodeId, peer.key, now.getTime());
+      if (peer) {
+        deps.identity?.observe(reg.nodeId, peer.key, now.getTime());
+        // Its certificate's expiry and peer go with the next heartbeat flush (no write of their own).
+        deps.heartbeats.record(reg.nodeId, now, undefined, peer.key, peer.certExpiresAt);
+      }
     },
 
     /** The interval a node asked for at registration (from memory; 0 = not said). */

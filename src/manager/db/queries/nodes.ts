@@ -93,7 +93,8 @@ export async function findNodeWithUsage(
 export interface SeenEntry {
   nodeId: string;
   at: Date;
-  skewSeconds: number;
+  /** undefined: not measured, the row keeps its clock_skew_seconds. */
+  skewSeconds: number | undefined;
   /** `address|fingerprint` of the connection; "" when unknown (kept as it was). */
   peer?: string;
   /** notAfter of the client certificate and the time from which it is flagged. */
@@ -121,7 +122,7 @@ export async function touchLastSeen(
     seen.map((s) => ({
       node_id: s.nodeId,
       at: s.at.toISOString(),
-      skew: s.skewSeconds,
+      skew: s.skewSeconds ?? null,
       peer: s.peer ?? "",
       cert: s.certExpiresAt?.toISOString() ?? null,
       warn: s.certWarnAt?.toISOString() ?? null,
@@ -131,7 +132,7 @@ export async function touchLastSeen(
   const result = await db.execute(sql`
     update ${nodes} as n
        set last_seen_at = greatest(n.last_seen_at, u.at),
-           clock_skew_seconds = u.skew,
+           clock_skew_seconds = coalesce(u.skew, n.clock_skew_seconds),
            observed_interval_seconds = case
              when n.status = 'online' and ${gap} >= 1 and ${gap} <= ${graceSql(rule, "n")}
              then round(${gap})::int
