@@ -154,6 +154,9 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
       const slow = uniqueNodeId("hold-slow");
       await client.registerNode({ nodeId: fast, heartbeatIntervalSeconds: 2 });
       await client.registerNode({ nodeId: slow });
+      // A registration is also written by the next heartbeat flush (its peer and
+      // certificate): flush it first, so the rows below stay as the test sets them.
+      await m.runtime.heartbeats.flush();
       // Both silent since long before this manager started.
       await m.database.db
         .update(nodes)
@@ -178,6 +181,7 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
       // A fresh 2 s node silent for 5 s stays online, at 7 s it is offline.
       const fresh = uniqueNodeId("fresh");
       await client.registerNode({ nodeId: fresh, heartbeatIntervalSeconds: 2 });
+      await m.runtime.heartbeats.flush();
       const t0 = Date.now() + 200_000;
       await m.database.db
         .update(nodes)
@@ -268,6 +272,9 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
               lastSeenAt: ago(seconds + 200),
             })
             .where(eq(nodes.nodeId, id));
+        // A registration is also written by the next heartbeat flush (its peer and
+        // certificate): flush it first, so the rows below stay as the test sets them.
+        await m.runtime.heartbeats.flush();
         await offlineSince(gone, 8 * 86_400);
         await offlineSince(recent, 86_400);
         await offlineSince(once, 301);
@@ -310,6 +317,9 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
     await withManager({ liveness: liveness() }, async (m) => {
       const nodeId = uniqueNodeId("stays");
       await clientOf(m).registerNode({ nodeId });
+      // A registration is also written by the next heartbeat flush (its peer and
+      // certificate): flush it first, so the rows below stay as the test sets them.
+      await m.runtime.heartbeats.flush();
       await m.database.db
         .update(nodes)
         .set({
