@@ -3,13 +3,14 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { sql } from "drizzle-orm";
 import { FleetService } from "../../gen/fleet/v1/fleet_pb.js";
 import { createLogger } from "../../src/common/logging.js";
+import type { ManagerConfig } from "../../src/manager/config.js";
 import type { Database } from "../../src/manager/db/client.js";
 import { createManager, type Manager } from "../../src/manager/server.js";
 import { testManagerConfig } from "./manager.js";
 
 /** A real manager whose WatchNodes polls every 100 ms, so tests see events quickly. */
-export async function startFleetManager(): Promise<Manager> {
-  const manager = createManager(testManagerConfig(), {
+export async function startFleetManager(overrides: Partial<ManagerConfig> = {}): Promise<Manager> {
+  const manager = createManager(testManagerConfig(overrides), {
     logger: createLogger(
       "fleet-manager-test",
       process.env.TEST_LOG_LEVEL === "debug" ? "debug" : "silent",

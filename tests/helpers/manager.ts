@@ -1,12 +1,47 @@
+import { randomBytes } from "node:crypto";
+import postgres from "postgres";
 import { inject } from "vitest";
 import { createLogger } from "../../src/common/logging.js";
 import { MANAGER_DEFAULTS, type ManagerConfig } from "../../src/manager/config.js";
+import { openDatabase } from "../../src/manager/db/client.js";
+import { runMigrations } from "../../src/manager/db/migrate.js";
 import { createManager, type Manager } from "../../src/manager/server.js";
 
 /** The database for this test file: the shared PostgreSQL one, or a fresh in-memory PGlite. */
 export function testDatabaseConfig(): Pick<ManagerConfig, "databaseUrl" | "dataDir"> {
   const url = inject("databaseUrl");
   return url ? { databaseUrl: url, dataDir: "" } : { databaseUrl: undefined, dataDir: "memory://" };
+}
+
+/**
+ * A database of this file's own, for tests that read fleet-wide output (every
+ * node's series in /metrics/fleet) which other files' rows in the shared
+ * PostgreSQL database would change: a fresh migrated database on the same
+ * server, dropped by `drop()`; on PGlite the file's in-memory one already is.
+ */
+export async function ownTestDatabase(): Promise<{
+  config: Pick<ManagerConfig, "databaseUrl" | "dataDir">;
+  drop: () => Promise<void>;
+}> {
+  const shared = inject("databaseUrl");
+  if (!shared) return { config: testDatabaseConfig(), drop: async () => {} };
+  const url = new URL(shared);
+  const name = `${url.pathname.slice(1)}_own_${randomBytes(3).toString("hex")}`;
+  const admin = postgres(shared, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database ${name}`);
+  await admin.end();
+  url.pathname = `/${name}`;
+  const handle = await openDatabase({ url: url.toString(), dataDir: "" });
+  await runMigrations(handle);
+  await handle.close();
+  return {
+    config: { databaseUrl: url.toString(), dataDir: "" },
+    drop: async () => {
+      const sql = postgres(shared, { max: 1, onnotice: () => {} });
+      await sql.unsafe(`drop database if exists ${name} with (force)`);
+      await sql.end();
+    },
+  };
 }
 
 /** Config for a manager on 127.0.0.1:0 (both ports) against the test database. */

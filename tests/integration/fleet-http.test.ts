@@ -19,18 +19,23 @@ import { ManagerService } from "../../gen/manager/manager_pb.js";
 import { createDashboardHandler } from "../../src/manager/http/dashboard.js";
 import type { Manager } from "../../src/manager/server.js";
 import { startFleetManager } from "../helpers/fleet-seed.js";
-import { uniqueNodeId, waitFor } from "../helpers/manager.js";
+import { ownTestDatabase, uniqueNodeId, waitFor } from "../helpers/manager.js";
 
 const PROMTOOL = ["/usr/bin/promtool", "/usr/local/bin/promtool"].find((p) => existsSync(p));
 
 describe("/metrics/fleet: Prometheus exposition of every node's latest values", () => {
   let manager: Manager;
+  let dropDatabase: () => Promise<void> = async () => {};
   let text = "";
   const a = uniqueNodeId("prom");
   const b = uniqueNodeId("prom");
 
   beforeAll(async () => {
-    manager = await startFleetManager();
+    // Its own database: the exposition lists every node's series, and other files
+    // (the hostile-input suite's random value names) must not decide what promtool sees.
+    const own = await ownTestDatabase();
+    dropDatabase = own.drop;
+    manager = await startFleetManager(own.config);
     const daemon = createClient(ManagerService, createGrpcTransport({ baseUrl: manager.grpcUrl }));
     await daemon.registerNode({
       nodeId: a,
@@ -79,6 +84,7 @@ describe("/metrics/fleet: Prometheus exposition of every node's latest values", 
   });
   afterAll(async () => {
     await manager?.stop();
+    await dropDatabase();
   });
 
   it("has node liveness, info and the newest value of every series", () => {
