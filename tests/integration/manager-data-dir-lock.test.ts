@@ -11,11 +11,18 @@ import { freePort } from "../helpers/private-postgres.js";
 
 const root = packageRoot();
 
+function withoutDatabaseUrl(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { DATABASE_URL: _url, TEST_DATABASE_URL: _test, ...rest } = env;
+  return rest;
+}
+
 /** A real process (`node --import tsx …`), its output collected. */
 function run(args: string[], env: Record<string, string>) {
   const child = spawn(process.execPath, ["--import", "tsx", ...args], {
     cwd: root,
-    env: { ...process.env, FLEET_LOG_LEVEL: "warn", ...env },
+    // The embedded database, whatever the test run itself uses: without
+    // DATABASE_URL these managers are PGlite in their own temp directories.
+    env: { ...withoutDatabaseUrl(process.env), FLEET_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const out = { stdout: "", stderr: "" };
@@ -26,8 +33,12 @@ function run(args: string[], env: Record<string, string>) {
     out.stderr += d;
   });
   const exited = once(child, "exit").then(([code]) => code as number | null);
+  spawned.push(child);
   return { child, out, exited };
 }
+
+/** Everything started here, so a failed test leaves no process behind. */
+const spawned: ChildProcess[] = [];
 
 describe("one manager per embedded database (real processes)", () => {
   const dataDir = tempDir("fleet-lockdir-");
@@ -50,9 +61,12 @@ describe("one manager per embedded database (real processes)", () => {
     );
   }, 90_000);
   afterAll(async () => {
-    if (first && first.exitCode === null && first.signalCode === null) {
-      first.kill("SIGTERM");
-      await once(first, "exit");
+    for (const c of spawned) {
+      if (c.exitCode === null && c.signalCode === null) {
+        // A demo stops its own manager and daemon on SIGTERM.
+        c.kill("SIGTERM");
+        await once(c, "exit");
+      }
     }
   });
 

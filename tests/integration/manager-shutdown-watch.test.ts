@@ -15,10 +15,17 @@ import { freePort } from "../helpers/private-postgres.js";
 
 const root = packageRoot();
 
+function withoutDatabaseUrl(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { DATABASE_URL: _url, TEST_DATABASE_URL: _test, ...rest } = env;
+  return rest;
+}
+
 function run(args: string[], env: Record<string, string> = {}) {
   const child = spawn(process.execPath, ["--import", "tsx", ...args], {
     cwd: root,
-    env: { ...process.env, FLEET_LOG_LEVEL: "warn", ...env },
+    // The embedded database, whatever the test run itself uses: without
+    // DATABASE_URL these managers are PGlite in their own temp directories.
+    env: { ...withoutDatabaseUrl(process.env), FLEET_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const out = { stdout: "", stderr: "" };
