@@ -85,9 +85,12 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard hardening in Chromium", () => 
     expect(res.headers.get("x-frame-options")).toBe("DENY");
   });
 
+  // Only this file's nodes: on a shared database the first page holds other files' nodes.
+  const mine = () => `${manager.httpUrl}/#/?selector=${encodeURIComponent(`tag=${tag}`)}`;
+
   it("keeps the token in sessionStorage unless 'remember' is ticked", async () => {
     const page = await context.newPage();
-    await page.goto(`${manager.httpUrl}/`);
+    await page.goto(mine());
     await page.locator("form.token input[type=password]").fill(TOKEN);
     await page.locator("form.token button").click();
     await page.locator(`#nodes tbody tr[data-node-id="${flagged}"]`).waitFor();
@@ -98,7 +101,7 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard hardening in Chromium", () => 
     expect(stored.local).toEqual([]);
     // Another tab has its own sessionStorage: it asks again.
     const other = await context.newPage();
-    await other.goto(`${manager.httpUrl}/`);
+    await other.goto(mine());
     await other.locator("form.token").waitFor();
     await other.locator("form.token input[type=password]").fill(TOKEN);
     await other.locator("#remember-token").check();
@@ -107,7 +110,7 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard hardening in Chromium", () => 
     expect(await other.evaluate(`localStorage.getItem("fleet.apiToken.remembered")`)).toBe(TOKEN);
     // Remembered: a third tab needs no prompt.
     const third = await context.newPage();
-    await third.goto(`${manager.httpUrl}/`);
+    await third.goto(mine());
     await third.locator(`#nodes tbody tr[data-node-id="${flagged}"]`).waitFor();
     await Promise.all([page.close(), other.close(), third.close()]);
   });

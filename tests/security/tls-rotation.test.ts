@@ -298,6 +298,17 @@ describe("TLS hot rotation, real processes and real files", () => {
     await Promise.all([renewed(d2, 2), renewed(d1, 3)]);
     const afterAll = Date.now();
     await Promise.all([reportedAfter(d1, afterAll), reportedAfter(d2, afterAll)]);
+    // The manager sees the new certificates at the daemons' next heartbeats (still running here).
+    for (const id of ids) {
+      await waitFor(
+        "node certificate renewed",
+        async () => {
+          const { node } = await fleet().getNode({ nodeId: id });
+          return node && Number(node.certExpiresAt) === validTo(b(`node-${id}.pem`));
+        },
+        { timeoutMs: 30_000 },
+      );
+    }
 
     // Nothing lost: every spooled batch was acknowledged (sequence numbers without a
     // gap), the spool is empty after a graceful stop, nothing was dropped.
