@@ -61,9 +61,9 @@ export function verifyTlsMaterial(m: TlsMaterial): TlsExpiry {
  * Watches FLEET_TLS_CERT/KEY/CLIENT_CA and swaps the servers' secure context
  * when they change (watchFiles: folder watch plus poll), so renewed
  * certificates apply to new handshakes while live connections keep theirs
- * (`setSecureContext` replaces only what new handshakes use). A new pair that does not load (half-written,
- * mismatched key, unparsable) is refused with one log line and the old one
- * stays in force until a good pair appears.
+ * (`setSecureContext` replaces only what new handshakes use). A new pair
+ * that does not load (half-written, mismatched key, unparsable) is refused
+ * with one log line and the old one stays in force until a good pair appears.
  */
 export function createTlsReloader(opts: {
   config: Readonly<ManagerConfig>;
