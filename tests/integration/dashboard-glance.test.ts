@@ -66,6 +66,8 @@ describe.skipIf(!hasChromium)("dashboard at a glance in Chromium", () => {
         ]),
       });
     }
+    // The registrations' pending heartbeat flush would bring "cool" back: write it first.
+    await manager.runtime.heartbeats.flush();
     await manager.database.db.execute(sql`
       with flip as (update nodes set status = 'offline', status_changed_at = now(),
                                      last_seen_at = now() - interval '1 hour'

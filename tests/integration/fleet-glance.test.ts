@@ -144,7 +144,9 @@ describe("the fleet at a glance: usage, order_by, fleet metrics, event history",
     expect(await pages(fleet, "disk", false)).toEqual(["f", "g", "b", "a", "c", "e", "d"]);
     expect(await pages(fleet, "network", true)).toEqual(["d", "a", "c", "e", "b", "f", "g"]);
     expect(await pages(fleet, "node_id", true)).toEqual(["g", "f", "e", "d", "c", "b", "a"]);
-    // last_seen: give the nodes distinct and tied values, then check the keyset.
+    // last_seen: give the nodes distinct and tied values (after the pending
+    // heartbeat flush, which would overwrite them), then check the keyset.
+    await manager.runtime.heartbeats.flush();
     await manager.database.db.execute(sql`
       update nodes set last_seen_at = to_timestamp(${now}) - make_interval(secs =>
         case right(node_id, 1) when 'a' then 5 when 'b' then 5 when 'c' then 1 else 3 end)

@@ -23,8 +23,14 @@ async function withManager(overrides: Partial<ManagerConfig>, body: (m: Manager)
   }
 }
 
-const setLastSeen = (m: Manager, ids: string[], at: Date) =>
-  m.database.db.update(nodes).set({ lastSeenAt: at }).where(inArray(nodes.nodeId, ids));
+/**
+ * Sets last_seen by hand, after the pending heartbeat flush (a registration is
+ * also written by it: its peer and certificate), so the flush cannot undo it.
+ */
+const setLastSeen = async (m: Manager, ids: string[], at: Date) => {
+  await m.runtime.heartbeats.flush();
+  await m.database.db.update(nodes).set({ lastSeenAt: at }).where(inArray(nodes.nodeId, ids));
+};
 
 const statusOf = async (m: Manager, nodeId: string) =>
   (await m.database.db.select().from(nodes).where(eq(nodes.nodeId, nodeId)))[0];

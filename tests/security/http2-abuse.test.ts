@@ -167,7 +167,10 @@ describe("HTTP/2 abuse on both ports of a real manager process", () => {
   it("is still serving and counted what it cut", async () => {
     const res = await fetch(`${manager.httpUrl}/metrics`);
     const text = await res.text();
-    for (const reason of ["idle", "no_request", "rapid_reset", "oversized_headers"]) {
+    // The cuts every run makes. "idle" is counted too, but only for a session
+    // that falls quiet past idle_timeout, which depends on timing (the attacks
+    // above each assert their own connections closed).
+    for (const reason of ["no_request", "rapid_reset", "oversized_headers"]) {
       expect(text).toMatch(
         new RegExp(`fleet_http2_sessions_closed_total\\{reason="${reason}"\\} [1-9]`),
       );
