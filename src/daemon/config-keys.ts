@@ -118,7 +118,8 @@ export const DAEMON_CONFIG_KEYS: readonly DaemonKeyDoc[] = [
     yaml: "manager.heartbeat_interval",
     env: undefined,
     default: secs(d.manager.heartbeatIntervalMs),
-    description: "heartbeat interval until the manager says otherwise (heartbeat_interval_seconds)",
+    description:
+      "heartbeat interval, sent at registration; the daemon keeps max(this, the manager's heartbeat_interval_seconds)",
     invalid: "often",
   },
   {

@@ -53,7 +53,7 @@ export function fleetRoutes(s: Services) {
       deleteNode: createDeleteNodeHandler(s.fleet),
       queryMetrics: createQueryMetricsHandler(s.fleet),
       getFleetSummary: createGetFleetSummaryHandler(s.fleet),
-      watchNodes: createWatchNodesHandler(s.watch),
+      watchNodes: createWatchNodesHandler(s.watch, s.pacing),
       queryFleetMetrics: createQueryFleetMetricsHandler(s.history),
       listNodeEvents: createListNodeEventsHandler(s.history),
     });

@@ -199,9 +199,10 @@ export function createManager(
       const identity = createIdentityWatch({
         db,
         logger,
-        // The window follows the interval the manager asks for.
-        windowMs: () =>
-          2 * 1000 * pacing.heartbeatIntervalSeconds() + config.heartbeat.flushIntervalMs,
+        // Two of the intervals this node is asked for (its own, DESIGN §2), plus a flush.
+        windowMs: (nodeId) =>
+          2 * 1000 * pacing.intervalFor(known.requestedIntervalSeconds(nodeId)) +
+          config.heartbeat.flushIntervalMs,
         holdSeconds: config.identity.conflictHoldSeconds,
         enabled: config.identity.detectConflicts,
       });

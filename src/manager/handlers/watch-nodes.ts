@@ -3,9 +3,10 @@ import type { HandlerContext } from "@connectrpc/connect";
 import type { NodeEventSchema, WatchNodesRequest } from "../../../gen/fleet/v1/fleet_pb.js";
 import type { NodeWatchHub } from "../services/node-watch.js";
 import { toNodeMessage } from "./node-message.js";
+import type { PacingSource } from "./register-node.js";
 
-/** WatchNodes: node events as they are recorded, resumable by event id. */
-export function createWatchNodesHandler(hub: NodeWatchHub) {
+/** WatchNodes: node events as they are recorded, resumable by event id; nodes with their pacing. */
+export function createWatchNodesHandler(hub: NodeWatchHub, pacing: PacingSource) {
   return async function* (
     req: WatchNodesRequest,
     ctx: HandlerContext,
@@ -27,7 +28,7 @@ export function createWatchNodesHandler(hub: NodeWatchHub) {
         kind: event.kind,
         reason: event.reason,
         time: BigInt(Math.floor(event.time.getTime() / 1000)),
-        ...(node ? { node: toNodeMessage(node) } : {}),
+        ...(node ? { node: toNodeMessage(node, pacing) } : {}),
       };
     }
   };

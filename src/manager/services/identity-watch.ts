@@ -38,8 +38,8 @@ const RECORD_EVERY_MS = 60_000;
 export function createIdentityWatch(deps: {
   db: Database;
   logger: Logger;
-  /** The window: peers alternating faster than this are two daemons. */
-  windowMs: () => number;
+  /** A node's window: peers alternating faster than this are two daemons. */
+  windowMs: (nodeId: string) => number;
   holdSeconds: number;
   enabled: boolean;
 }) {
@@ -85,7 +85,7 @@ export function createIdentityWatch(deps: {
       return;
     }
     if (s.current === key) return;
-    const back = key === s.previous && now - s.switchedAt <= deps.windowMs();
+    const back = key === s.previous && now - s.switchedAt <= deps.windowMs(nodeId);
     s.previous = s.current;
     s.current = key;
     s.switchedAt = now;

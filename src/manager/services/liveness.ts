@@ -43,9 +43,8 @@ export interface SweepResult {
  * has its own grace (pacing.ts). Guards: no node goes offline before its own
  * grace, plus the longest pushback this process hands out, has passed since
  * this process started (its heartbeats were not being received, then shed),
- * and when a large
- * share of the fleet goes silent at once the manager suspects itself and holds
- * offline transitions.
+ * and when a large share of the fleet goes silent at once the manager suspects
+ * itself and holds offline transitions.
  */
 export function createLiveness(deps: {
   handle: DatabaseHandle;
