@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { freePort } from "../../tests/helpers/private-postgres.js";
 import { REPO } from "./build.js";
 import { type Proc, spawnProc, waitFor } from "./proc.js";
+import type { ScenarioContext } from "./scenario.js";
 
 export interface ManagerProc extends Proc {
   readonly grpcPort: number;
@@ -83,4 +84,14 @@ export async function startReadyManager(
     60_000,
   );
   return m;
+}
+
+/** The one manager of a scenario that needs no restart: fresh ports, the scenario's database. */
+export async function startScenarioManager(ctx: ScenarioContext): Promise<ManagerProc> {
+  return startReadyManager({
+    name: "manager",
+    dir: ctx.dir,
+    databaseUrl: ctx.databaseUrl,
+    ports: await managerPorts(),
+  });
 }

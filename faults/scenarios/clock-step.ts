@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { checkData, drainAndStop } from "../lib/checks.js";
 import { startDaemons } from "../lib/fleet.js";
-import { managerPorts, startReadyManager } from "../lib/manager.js";
+import { startScenarioManager } from "../lib/manager.js";
 import { sleep } from "../lib/proc.js";
 import type { Scenario } from "../lib/scenario.js";
 
@@ -13,13 +13,7 @@ export const clockStep: Scenario = {
   summary:
     "a daemon's clock stepped back and forward by 10 minutes: no second reused, none skipped",
   async run(ctx) {
-    const ports = await managerPorts();
-    const m = await startReadyManager({
-      name: "manager",
-      dir: ctx.dir,
-      databaseUrl: ctx.databaseUrl,
-      ports,
-    });
+    const m = await startScenarioManager(ctx);
     const clockFile = join(ctx.dir, "clock-offset-ms");
     const shift = (ms: number) => writeFileSync(clockFile, String(ms));
     shift(0);

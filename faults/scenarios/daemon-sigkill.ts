@@ -1,6 +1,6 @@
 import { checkData, drainAndStop } from "../lib/checks.js";
 import { startDaemons, waitReported } from "../lib/fleet.js";
-import { managerPorts, startReadyManager } from "../lib/manager.js";
+import { startScenarioManager } from "../lib/manager.js";
 import { sleep } from "../lib/proc.js";
 import type { Scenario } from "../lib/scenario.js";
 
@@ -12,13 +12,7 @@ export const daemonSigkill: Scenario = {
   summary:
     "daemons SIGKILLed at random moments, also while the manager is SIGSTOPped 3 s (a send in flight)",
   async run(ctx) {
-    const ports = await managerPorts();
-    const m = await startReadyManager({
-      name: "manager",
-      dir: ctx.dir,
-      databaseUrl: ctx.databaseUrl,
-      ports,
-    });
+    const m = await startScenarioManager(ctx);
     const nodes = await startDaemons(ctx, 3, () => m.grpcAddress);
     let kills = 0;
     let pausedKills = 0;

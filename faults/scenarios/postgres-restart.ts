@@ -1,6 +1,6 @@
 import { checkData, drainAndStop } from "../lib/checks.js";
 import { startDaemons, waitReported } from "../lib/fleet.js";
-import { managerPorts, startReadyManager } from "../lib/manager.js";
+import { startScenarioManager } from "../lib/manager.js";
 import { sleep, waitFor } from "../lib/proc.js";
 import { type Scenario, secs } from "../lib/scenario.js";
 
@@ -11,13 +11,7 @@ export const postgresRestart: Scenario = {
   summary:
     "PostgreSQL stopped (pg_ctl stop -m fast) for 30 s and started: the manager survives and recovers",
   async run(ctx) {
-    const ports = await managerPorts();
-    const m = await startReadyManager({
-      name: "manager",
-      dir: ctx.dir,
-      databaseUrl: ctx.databaseUrl,
-      ports,
-    });
+    const m = await startScenarioManager(ctx);
     const nodes = await startDaemons(ctx, 3, () => m.grpcAddress);
     await sleep(3_000);
     const stoppedAt = Date.now();
@@ -26,7 +20,7 @@ export const postgresRestart: Scenario = {
     // During the outage: the manager stays up and says it is not ready.
     await waitFor("/readyz failing", async () => !(await m.ready()), 15_000, 250);
     const notReadyAfter = Date.now() - stoppedAt;
-    const healthz = await fetch(`http://127.0.0.1:${ports.httpPort}/healthz`).then((r) => r.status);
+    const healthz = await fetch(`http://127.0.0.1:${m.httpPort}/healthz`).then((r) => r.status);
     if (healthz !== 200) throw new Error(`/healthz answered ${healthz} during the outage`);
     while (Date.now() - stoppedAt < OUTAGE_MS) {
       if (!m.running)
