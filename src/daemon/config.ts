@@ -1,16 +1,11 @@
 import { parseArgs } from "node:util";
-import { checkConfigKeys } from "../common/config-keys-check.js";
-import {
-  deepFreeze,
-  getPath,
-  parseDurationMs,
-  parseSizeBytes,
-  readConfigFile,
-} from "../common/config-load.js";
+import { docRows, loadTable } from "../common/config/table.js";
+import { deepFreeze, getPath, readConfigFile } from "../common/config-load.js";
 import { ConfigError } from "../common/errors.js";
-import { LOG_LEVELS, type LogLevel } from "../common/logging.js";
+import type { LogLevel } from "../common/logging.js";
 import type { Labels } from "../common/types.js";
 import { checkLabels, type ValidationLimits, validateNodeId } from "../common/validation.js";
+import { DAEMON_TABLE, type DaemonConfigDraft } from "./config-table.js";
 
 export interface CollectorConfig {
   enabled: boolean;
@@ -52,7 +47,8 @@ export interface DaemonConfig {
   command: DaemonCommand;
 }
 
-export const DAEMON_DEFAULTS: DaemonConfig = {
+/** The defaults, frozen all the way down (copy them with structuredClone). */
+export const DAEMON_DEFAULTS: Readonly<DaemonConfig> = deepFreeze<DaemonConfig>({
   id: "",
   logLevel: "info",
   workDir: "/var/lib/fleet-daemon",
@@ -76,7 +72,16 @@ export const DAEMON_DEFAULTS: DaemonConfig = {
     network: { enabled: true, intervalMs: 60_000, interfaces: [] },
   },
   command: "run",
-};
+});
+
+/** Every daemon key, documented (docs/configuration.md), defaults from DAEMON_DEFAULTS. */
+export const DAEMON_CONFIG_KEYS = docRows(DAEMON_TABLE, {
+  ...DAEMON_DEFAULTS,
+  tlsFiles: { certFile: "", keyFile: "", caFile: "" },
+});
+
+/** Every YAML key the table reads itself (daemon.labels, a free mapping, is read here). */
+export const DAEMON_YAML_KEYS = DAEMON_TABLE.filter((k) => !k.map).map((k) => k.yaml);
 
 export interface LoadDaemonConfigInput {
   argv: readonly string[];
@@ -162,74 +167,41 @@ export function parseDaemonArgv(argv: readonly string[]) {
 
 /** Defaults, then YAML (`--config`, the existing system's keys), then env, then flags. */
 export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonConfig> {
-  const problems: string[] = [];
-  const cfg: DaemonConfig = structuredClone(DAEMON_DEFAULTS);
   const flags = parseDaemonArgv(input.argv);
   const { file, path: configPath } = readConfigFile(
     flags.config === undefined ? [] : ["--config", flags.config],
     input.readFile,
   );
   const src = configPath ?? "";
-  const str = (key: string, set: (v: string) => void) => {
-    const v = getPath(file, key);
-    if (v === undefined || v === null) return;
-    if (typeof v !== "string")
-      problems.push(`${key} (${src}): expected a string, got ${JSON.stringify(v)}`);
-    else set(v);
+  const draft: DaemonConfigDraft = {
+    ...(structuredClone(DAEMON_DEFAULTS) as DaemonConfig),
+    tlsFiles: { certFile: "", keyFile: "", caFile: "" },
   };
-  const dur = (key: string, min: number, set: (ms: number) => void) => {
-    const v = getPath(file, key);
-    if (v === undefined || v === null) return;
-    const ms = parseDurationMs(v);
-    if (ms === undefined || ms < min) {
-      problems.push(
-        `${key} (${src}): expected a duration of at least ${min}ms such as "60s", got ${JSON.stringify(v)}`,
-      );
-    } else set(ms);
-  };
-  const level = (value: string, source: string) => {
-    const l = value.toLowerCase();
-    if ((LOG_LEVELS as readonly string[]).includes(l)) cfg.logLevel = l as LogLevel;
-    else
-      problems.push(
-        `daemon.log_level (${source}): expected one of ${LOG_LEVELS.join(", ")}, got "${value}"`,
-      );
-  };
+  const loaded = loadTable(DAEMON_TABLE, draft, {
+    file,
+    source: src,
+    env: input.env,
+    flags: { "log-level": flags["log-level"], "work-dir": flags["work-dir"] },
+    checkEverySource: true,
+    accepted: UNIMPLEMENTED_KEYS,
+  });
+  const { tlsFiles: tls, ...cfg } = draft;
+  cfg.warnings = loaded.warnings;
+  const collectors = getPath(file, "collectors");
+  const unknownCollectors =
+    collectors && typeof collectors === "object"
+      ? Object.keys(collectors).filter((name) => !(name in cfg.collectors))
+      : [];
+  // An unknown collector gets its own message, listing the known ones.
+  const problems = loaded.problems.filter(
+    (p) => !unknownCollectors.some((name) => p.startsWith(`collectors.${name}`)),
+  );
+  for (const name of unknownCollectors) {
+    problems.push(
+      `collectors.${name} (${src}): unknown collector; known: ${Object.keys(cfg.collectors).join(", ")}`,
+    );
+  }
 
-  let idSource = "";
-  str("daemon.id", (v) => {
-    cfg.id = v;
-    idSource = `daemon.id (${src})`;
-  });
-  str("daemon.log_level", (v) => level(v, src));
-  str("daemon.work_dir", (v) => {
-    cfg.workDir = v;
-  });
-  str("manager.address", (v) => {
-    cfg.manager.address = v;
-  });
-  dur("manager.heartbeat_interval", 1000, (ms) => {
-    cfg.manager.heartbeatIntervalMs = ms;
-  });
-  dur("manager.reconnect_interval", 100, (ms) => {
-    cfg.manager.reconnectIntervalMs = ms;
-  });
-  dur("manager.timeout", 100, (ms) => {
-    cfg.manager.timeoutMs = ms;
-  });
-  const tls = { certFile: "", keyFile: "", caFile: "" };
-  str("manager.tls.cert_file", (v) => {
-    tls.certFile = v;
-  });
-  str("manager.tls.key_file", (v) => {
-    tls.keyFile = v;
-  });
-  str("manager.tls.ca_file", (v) => {
-    tls.caFile = v;
-  });
-  dur("manager.tls.reload_interval", 100, (ms) => {
-    cfg.manager.tlsReloadIntervalMs = ms;
-  });
   const tlsSet = [tls.certFile, tls.keyFile, tls.caFile].filter(Boolean).length;
   if (tlsSet === 3) cfg.manager.tls = tls;
   else if (tlsSet > 0) {
@@ -240,105 +212,34 @@ export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonC
       `manager.tls (${src}): cert_file, key_file and ca_file must be set together, missing ${missing.join(", ")} (never a silent downgrade to plaintext)`,
     );
   }
-  str("manager.token_file", (v) => {
-    cfg.manager.tokenFile = v;
-  });
   // A file named in the config must be readable now, not at the first connection.
-  const readable = (key: string, path: string) => {
-    if (!path) return;
+  for (const [key, path] of [
+    ["manager.tls.cert_file", tls.certFile],
+    ["manager.tls.key_file", tls.keyFile],
+    ["manager.tls.ca_file", tls.caFile],
+    ["manager.token_file", cfg.manager.tokenFile],
+  ] as const) {
+    if (!path) continue;
     try {
       input.readFile(path);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
       problems.push(`${key} (${src}): cannot read "${path}" (${code})`);
     }
-  };
-  readable("manager.tls.cert_file", tls.certFile);
-  readable("manager.tls.key_file", tls.keyFile);
-  readable("manager.tls.ca_file", tls.caFile);
-  readable("manager.token_file", cfg.manager.tokenFile);
-  const spoolMax = getPath(file, "daemon.spool_max_bytes");
-  if (spoolMax !== undefined && spoolMax !== null) {
-    const n = parseSizeBytes(spoolMax);
-    if (n === undefined || n < 65_536)
-      problems.push(
-        `daemon.spool_max_bytes (${src}): expected a size of at least 64KiB such as "64MiB" (B, KiB, MiB or bare bytes), got ${JSON.stringify(spoolMax)}`,
-      );
-    else cfg.spoolMaxBytes = n;
   }
 
   const fileLabels = getPath(file, "daemon.labels");
-  if (fileLabels !== undefined && fileLabels !== null) {
-    if (typeof fileLabels !== "object" || Array.isArray(fileLabels)) {
-      // Reported by checkConfigKeys ("expected a mapping").
-    } else {
-      for (const [k, v] of Object.entries(fileLabels as Record<string, unknown>)) {
-        if (typeof v === "string" || typeof v === "number" || typeof v === "boolean")
-          cfg.labels[k] = String(v);
-        else
-          problems.push(
-            `daemon.labels.${k} (${src}): expected a string value, got ${JSON.stringify(v)}`,
-          );
-      }
-    }
-  }
-
-  const strict = checkConfigKeys(file, {
-    source: src,
-    known: DAEMON_YAML_KEYS,
-    maps: ["daemon.labels"],
-    accepted: UNIMPLEMENTED_KEYS,
-  });
-  cfg.warnings = strict.warnings;
-  const collectors = getPath(file, "collectors");
-  const unknownCollectors =
-    collectors && typeof collectors === "object"
-      ? Object.keys(collectors).filter((name) => !(name in cfg.collectors))
-      : [];
-  // An unknown collector gets its own message below, listing the known ones.
-  problems.push(
-    ...strict.problems.filter(
-      (p) => !unknownCollectors.some((name) => p.startsWith(`collectors.${name}`)),
-    ),
-  );
-  if (collectors && typeof collectors === "object") {
-    for (const name of Object.keys(collectors)) {
-      if (!(name in cfg.collectors)) {
+  // A value that is not a mapping is reported by the unknown-key check ("expected a mapping").
+  if (fileLabels && typeof fileLabels === "object" && !Array.isArray(fileLabels)) {
+    for (const [k, v] of Object.entries(fileLabels as Record<string, unknown>)) {
+      if (typeof v === "string" || typeof v === "number" || typeof v === "boolean")
+        cfg.labels[k] = String(v);
+      else
         problems.push(
-          `collectors.${name} (${src}): unknown collector; known: ${Object.keys(cfg.collectors).join(", ")}`,
+          `daemon.labels.${k} (${src}): expected a string value, got ${JSON.stringify(v)}`,
         );
-      }
     }
   }
-  for (const name of ["cpu", "memory", "disk", "network"] as const) {
-    const enabled = getPath(file, `collectors.${name}.enabled`);
-    if (enabled !== undefined && enabled !== null) {
-      if (typeof enabled !== "boolean")
-        problems.push(
-          `collectors.${name}.enabled (${src}): expected true or false, got ${JSON.stringify(enabled)}`,
-        );
-      else cfg.collectors[name].enabled = enabled;
-    }
-    dur(`collectors.${name}.interval`, 1000, (ms) => {
-      cfg.collectors[name].intervalMs = ms;
-    });
-  }
-  const list = (key: string, set: (v: string[]) => void) => {
-    const v = getPath(file, key);
-    if (v === undefined || v === null) return;
-    if (!Array.isArray(v) || v.some((x) => typeof x !== "string"))
-      problems.push(`${key} (${src}): expected a list of strings`);
-    else set(v as string[]);
-  };
-  list("collectors.disk.mount_points", (v) => {
-    cfg.collectors.disk.mountPoints = v;
-  });
-  list("collectors.network.interfaces", (v) => {
-    cfg.collectors.network.interfaces = v;
-  });
-
-  // Environment, as the existing system reads it.
-  if (input.env.MANAGER_ADDRESS) cfg.manager.address = input.env.MANAGER_ADDRESS;
   if (input.env.FLEET_LABELS) {
     const parsed = parseLabelList(input.env.FLEET_LABELS);
     if (typeof parsed === "string") problems.push(`env FLEET_LABELS: ${parsed}`);
@@ -351,23 +252,16 @@ export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonC
     input.env.FLEET_LABELS ? "daemon.labels (with env FLEET_LABELS)" : `daemon.labels (${src})`,
   );
   if (labelProblem) problems.push(labelProblem);
-  if (input.env.LOG_LEVEL) level(input.env.LOG_LEVEL, "env LOG_LEVEL");
-  if (!cfg.id && input.env.NODE_NAME) {
-    cfg.id = input.env.NODE_NAME;
-    idSource = "daemon.id (env NODE_NAME)";
-  }
   // The same rule the manager applies to node_id, so a bad id stops here and not at every call.
+  const idSource = loaded.sources.get("daemon.id");
   if (idSource && cfg.id) {
     try {
-      validateNodeId(cfg.id, MANAGER_LIMITS, idSource);
+      validateNodeId(cfg.id, MANAGER_LIMITS, `daemon.id (${idSource})`);
     } catch (err) {
       problems.push((err as Error).message);
     }
   }
 
-  // Flags.
-  if (flags["log-level"]) level(flags["log-level"], "--log-level");
-  if (flags["work-dir"]) cfg.workDir = flags["work-dir"];
   if (flags.once) cfg.command = "once";
   if (flags.ephemeral) cfg.ephemeral = true;
   if (flags.status) cfg.command = "status";
@@ -384,29 +278,6 @@ export function loadDaemonConfig(input: LoadDaemonConfigInput): Readonly<DaemonC
   if (problems.length) throw new ConfigError(problems);
   return deepFreeze(cfg);
 }
-
-/** Every YAML key the loader reads (config-keys.ts documents the same list). */
-export const DAEMON_YAML_KEYS = [
-  "daemon.id",
-  "daemon.log_level",
-  "daemon.work_dir",
-  "daemon.spool_max_bytes",
-  "manager.address",
-  "manager.tls.cert_file",
-  "manager.tls.key_file",
-  "manager.tls.ca_file",
-  "manager.tls.reload_interval",
-  "manager.token_file",
-  "manager.heartbeat_interval",
-  "manager.reconnect_interval",
-  "manager.timeout",
-  ...(["cpu", "memory", "disk", "network"] as const).flatMap((c) => [
-    `collectors.${c}.enabled`,
-    `collectors.${c}.interval`,
-  ]),
-  "collectors.disk.mount_points",
-  "collectors.network.interfaces",
-];
 
 /** `env=prod,role=web` → labels, or a problem naming the bad part. */
 export function parseLabelList(text: string): Labels | string {

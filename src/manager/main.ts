@@ -4,7 +4,7 @@ import { ConfigError } from "../common/errors.js";
 import { createLogger, type Logger } from "../common/logging.js";
 import { runMain } from "../common/run-main.js";
 import { runCertsCommand } from "./certs.js";
-import { insecureListenerProblem, loadManagerConfig } from "./config.js";
+import { loadManagerConfig } from "./config.js";
 import { openDatabase } from "./db/client.js";
 import { DataDirLockedError } from "./db/data-dir-lock.js";
 import { runMigrations } from "./db/migrate.js";
@@ -36,6 +36,8 @@ async function main(argv: string[]): Promise<number> {
       argv,
       env: process.env,
       readFile: (p) => readFileSync(p, "utf8"),
+      // The listen policy (secure by default) is part of loading, for the command that listens.
+      listens: command === "serve",
     });
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -68,12 +70,6 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
-  // Secure by default: refuse before any socket is opened, in one line.
-  const exposed = insecureListenerProblem(config);
-  if (exposed) {
-    process.stderr.write(`fleet-manager: ${exposed}\n`);
-    return 2;
-  }
   const manager = createManager(config, { logger });
   exitOnCrash(logger, () => manager.stop());
   try {

@@ -6,8 +6,8 @@ import { afterAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { ConfigError } from "../../src/common/errors.js";
 import { packageRoot } from "../../src/common/package-root.js";
-import { loadDaemonConfig } from "../../src/daemon/config.js";
-import { DAEMON_CONFIG_KEYS } from "../../src/daemon/config-keys.js";
+import { DAEMON_CONFIG_KEYS, loadDaemonConfig } from "../../src/daemon/config.js";
+
 import { loadManagerConfig, MANAGER_CONFIG_KEYS } from "../../src/manager/config.js";
 import { tempDir } from "../helpers/daemon-harness.js";
 import { SQL_STRINGS } from "./hostile-harness.js";

@@ -3,8 +3,7 @@ import { describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { CONFIGURATION_DOC_PATH, renderConfigurationDoc } from "../../scripts/gen-config-docs.js";
 import { ConfigError } from "../../src/common/errors.js";
-import { loadDaemonConfig } from "../../src/daemon/config.js";
-import { DAEMON_CONFIG_KEYS } from "../../src/daemon/config-keys.js";
+import { DAEMON_CONFIG_KEYS, loadDaemonConfig } from "../../src/daemon/config.js";
 
 /** Builds `{a: {b: value}}` from "a.b". */
 function nested(path: string, value: unknown): Record<string, unknown> {

@@ -1,11 +1,16 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkConfigKeys, editDistance, nearestKey } from "../../src/common/config-keys-check.js";
+import { checkConfigKeys, editDistance, nearestKey } from "../../src/common/config/keys-check.js";
 import { ConfigError } from "../../src/common/errors.js";
 import { packageRoot } from "../../src/common/package-root.js";
-import { DAEMON_YAML_KEYS, loadDaemonConfig, parseLabelList } from "../../src/daemon/config.js";
-import { DAEMON_CONFIG_KEYS } from "../../src/daemon/config-keys.js";
+import {
+  DAEMON_CONFIG_KEYS,
+  DAEMON_YAML_KEYS,
+  loadDaemonConfig,
+  parseLabelList,
+} from "../../src/daemon/config.js";
+
 import { loadManagerConfig } from "../../src/manager/config.js";
 
 const loadDaemon = (yaml: string, env: Record<string, string> = {}, argv: string[] = []) =>
