@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/common/errors.js";
-import { loadDaemonConfig } from "../../src/daemon/config.js";
+import { DAEMON_DEFAULTS, loadDaemonConfig } from "../../src/daemon/config.js";
 
 const files: Record<string, string> = {
   "/etc/fleet/cert.pem": "CERT",
@@ -68,6 +68,8 @@ collectors:
       },
     });
     expect(Object.isFrozen(cfg.manager)).toBe(true);
+    expect(Object.isFrozen(DAEMON_DEFAULTS.collectors.disk.mountPoints)).toBe(true);
+    expect(DAEMON_DEFAULTS.collectors.disk.mountPoints).toEqual([]);
   });
 
   it("lets the environment and flags override the file", () => {

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/common/errors.js";
 import {
@@ -156,5 +157,78 @@ ingest: { batch_windw: 5ms }
       cur[parts.at(-1) as string] = JSON.parse(value);
     }
     expect(load(JSON.stringify(nested))).toEqual({ ...MANAGER_DEFAULTS, insecure: false });
+  });
+
+  it("keeps the defaults frozen all the way down", () => {
+    expect(Object.isFrozen(MANAGER_DEFAULTS)).toBe(true);
+    expect(Object.isFrozen(MANAGER_DEFAULTS.admission)).toBe(true);
+    expect(Object.isFrozen(MANAGER_DEFAULTS.grpcAddr)).toBe(true);
+    expect(() => {
+      (MANAGER_DEFAULTS.liveness as { graceMultiplier: number }).graceMultiplier = 9;
+    }).toThrow(TypeError);
+    expect(MANAGER_DEFAULTS.liveness.graceMultiplier).toBe(3);
+  });
+
+  it("reads workers from YAML, FLEET_WORKERS and --workers (the flag wins), auto = one per CPU", () => {
+    const db = { DATABASE_URL: "postgres://u@h/db" };
+    expect(load(undefined).workers).toBe(1);
+    expect(load("workers: 3", db).workers).toBe(3);
+    expect(load("workers: 3", { ...db, FLEET_WORKERS: "2" }).workers).toBe(2);
+    expect(load("workers: 3", { ...db, FLEET_WORKERS: "2" }, ["--workers", "4"]).workers).toBe(4);
+    expect(load(undefined, db, ["--workers=auto"]).workers).toBe(availableParallelism());
+    expect(load(undefined, {}, ["--workers", "1"]).workers).toBe(1);
+    expect(problemsOf(() => load(undefined, db, ["--workers"]))).toEqual([
+      'workers (--workers): expected "auto" or an integer from 1 to 256, got ""',
+    ]);
+    expect(problemsOf(() => load("workers: 0", db))).toEqual([
+      'workers (m.yaml): expected "auto" or an integer from 1 to 256, got 0',
+    ]);
+  });
+
+  it("refuses more than one worker on the embedded database, naming workers and database.url", () => {
+    expect(problemsOf(() => load(undefined, { FLEET_WORKERS: "2" }))).toEqual([
+      "workers: 2 needs database.url (DATABASE_URL): the embedded PGlite database is single-process",
+    ]);
+  });
+
+  it("lists the listen policy's refusal with every other problem, in the one ConfigError", () => {
+    const env = { FLEET_GRPC_ADDR: "0.0.0.0:9090", FLEET_TLS_KEY: "k.pem" };
+    let err: unknown;
+    try {
+      load("retention: { days: 0 }", env);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    const { problems, message } = err as ConfigError;
+    expect(problems).toEqual([
+      "retention.days (m.yaml): expected an integer from 1 to 3650, got 0",
+      "tls: cert (FLEET_TLS_CERT) and key (FLEET_TLS_KEY) must be set together, got only key",
+      'tls.key: cannot read "k.pem" (unexpected read of k.pem)',
+      "refusing to listen beyond loopback without authentication: gRPC 0.0.0.0:9090 needs FLEET_TLS_CERT/KEY/CLIENT_CA or FLEET_ENROLL_TOKEN and FLEET_API_TOKEN (or pass --insecure)",
+    ]);
+    expect(message.split("\n")).toHaveLength(5);
+    // Alone, the refusal is one line, as main.ts has always printed it.
+    let alone: ConfigError | undefined;
+    try {
+      load(undefined, { FLEET_HTTP_ADDR: "0.0.0.0:8080" });
+    } catch (e) {
+      alone = e as ConfigError;
+    }
+    expect(alone?.message).toBe(
+      "refusing to listen beyond loopback without authentication: HTTP 0.0.0.0:8080 needs FLEET_API_TOKEN (or pass --insecure)",
+    );
+    // Commands that do not listen (migrate) and --insecure skip it.
+    expect(load(undefined, { FLEET_HTTP_ADDR: "0.0.0.0:8080" }, ["--insecure"]).insecure).toBe(
+      true,
+    );
+    expect(
+      loadManagerConfig({
+        argv: [],
+        env: { FLEET_HTTP_ADDR: "0.0.0.0:8080" },
+        readFile: () => "",
+        listens: false,
+      }).httpAddr.host,
+    ).toBe("0.0.0.0");
   });
 });
