@@ -177,3 +177,26 @@ export const DAEMON_TABLE: readonly ConfigKey<DaemonConfigDraft>[] = [
     invalid: "eth0",
   }),
 ];
+
+/**
+ * Keys of the existing Go system's daemon.yaml that Fleet does not implement
+ * (DESIGN §3): accepted with one warning each, so an existing file works unchanged.
+ */
+export const UNIMPLEMENTED_KEYS: readonly { key: string; why: string }[] = [
+  {
+    key: "daemon.log_file",
+    why: "not implemented: fleet-daemon logs JSON to stderr (journald keeps it)",
+  },
+  { key: "daemon.pid_file", why: "not implemented: run it under systemd or another supervisor" },
+  { key: "daemon.grpc_port", why: "not implemented: fleet-daemon serves no gRPC port" },
+  {
+    key: "daemon.http_port",
+    why: "not implemented: fleet-daemon serves no HTTP port (see fleet-daemon status)",
+  },
+  { key: "daemon.pprof_*", why: "not implemented: no pprof in a Node.js daemon" },
+  { key: "daemon.max_procs", why: "not implemented: Node.js has no GOMAXPROCS" },
+  { key: "agent", why: "not implemented: Fleet has no agents" },
+  { key: "agents", why: "not implemented: Fleet has no agents" },
+  { key: "agent_defaults", why: "not implemented: Fleet has no agents" },
+  { key: "update", why: "not implemented: update fleet-daemon with its package" },
+];

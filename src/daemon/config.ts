@@ -1,3 +1,9 @@
+/**
+ * Daemon configuration: DAEMON_DEFAULTS, then the YAML file (the existing
+ * system's keys), then the environment, then flags. The keys are data in
+ * config-table.ts (docs/configuration.md is generated from it); this file
+ * holds the types, the defaults, the command line and the rules between keys.
+ */
 import { parseArgs } from "node:util";
 import { docRows, loadTable } from "../common/config/table.js";
 import { deepFreeze, getPath, readConfigFile } from "../common/config-load.js";
@@ -5,7 +11,7 @@ import { ConfigError } from "../common/errors.js";
 import type { LogLevel } from "../common/logging.js";
 import type { Labels } from "../common/types.js";
 import { checkLabels, type ValidationLimits, validateNodeId } from "../common/validation.js";
-import { DAEMON_TABLE, type DaemonConfigDraft } from "./config-table.js";
+import { DAEMON_TABLE, type DaemonConfigDraft, UNIMPLEMENTED_KEYS } from "./config-table.js";
 
 export interface CollectorConfig {
   enabled: boolean;
@@ -99,29 +105,6 @@ const MANAGER_LIMITS = {
   labelKeyMaxLength: 63,
   labelValueMaxLength: 255,
 } as ValidationLimits;
-
-/**
- * Keys of the existing Go system's daemon.yaml that Fleet does not implement
- * (DESIGN §3): accepted with one warning each, so an existing file works unchanged.
- */
-export const UNIMPLEMENTED_KEYS: readonly { key: string; why: string }[] = [
-  {
-    key: "daemon.log_file",
-    why: "not implemented: fleet-daemon logs JSON to stderr (journald keeps it)",
-  },
-  { key: "daemon.pid_file", why: "not implemented: run it under systemd or another supervisor" },
-  { key: "daemon.grpc_port", why: "not implemented: fleet-daemon serves no gRPC port" },
-  {
-    key: "daemon.http_port",
-    why: "not implemented: fleet-daemon serves no HTTP port (see fleet-daemon status)",
-  },
-  { key: "daemon.pprof_*", why: "not implemented: no pprof in a Node.js daemon" },
-  { key: "daemon.max_procs", why: "not implemented: Node.js has no GOMAXPROCS" },
-  { key: "agent", why: "not implemented: Fleet has no agents" },
-  { key: "agents", why: "not implemented: Fleet has no agents" },
-  { key: "agent_defaults", why: "not implemented: Fleet has no agents" },
-  { key: "update", why: "not implemented: update fleet-daemon with its package" },
-];
 
 const FLAGS = {
   config: { type: "string" },
