@@ -147,16 +147,19 @@ export function createListeners(
 }
 
 /**
- * A call is answered once its stream's writable side has finished. Not the
- * stream's close: one refused before its request was read (over readMaxBytes)
- * stays half-open until the client stops sending.
+ * A call is answered once its stream closed (its last frame went out). One
+ * refused before its request was read (over readMaxBytes) never closes while
+ * the client keeps sending: for it, a finished writable side is the answer.
  */
-const answered = (s: http2.ServerHttp2Stream) => s.destroyed || s.closed || s.writableFinished;
+const answered = (s: http2.ServerHttp2Stream) =>
+  s.destroyed || s.closed || (s.writableFinished && !s.readableEnded);
 
 const whenAnswered = (s: http2.ServerHttp2Stream) =>
   new Promise<void>((resolve) => {
-    s.once("finish", resolve);
     s.once("close", resolve);
+    s.once("finish", () => {
+      if (answered(s)) resolve();
+    });
   });
 
 /** One line at start for a certificate about to lapse, so renewal is not noticed by an outage. */
