@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import type { Logger } from "../common/logging.js";
 import type { DatabaseHandle } from "./db/client.js";
 import { pendingMigrations } from "./db/migrate.js";
-import type { HttpRequest, HttpResponse } from "./http/dashboard.js";
+import type { HttpRequest, HttpResponse } from "./http/types.js";
 import type { ServingState } from "./services/serving-state.js";
 import type { Telemetry } from "./telemetry.js";
 

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FleetService, type NodeEvent } from "../../gen/fleet/v1/fleet_pb.js";
 import { ManagerService } from "../../gen/manager/manager_pb.js";
 import { createLogger } from "../../src/common/logging.js";
-import { rowsOf } from "../../src/manager/db/queries/nodes.js";
+import { rowsOf } from "../../src/manager/db/queries/rows.js";
 import { metrics } from "../../src/manager/db/schema/metrics.js";
 import { nodeEvents } from "../../src/manager/db/schema/nodes.js";
 import type { Manager } from "../../src/manager/server.js";

@@ -15,8 +15,8 @@ import { createManagerClient, type ManagerClient } from "../../src/daemon/transp
 import { MANAGER_DEFAULTS } from "../../src/manager/config.js";
 import { openDatabase } from "../../src/manager/db/client.js";
 import { runMigrations } from "../../src/manager/db/migrate.js";
-import { rowsOf } from "../../src/manager/db/queries/nodes.js";
 import { listDailyPartitions, partitionName } from "../../src/manager/db/queries/partitions.js";
+import { rowsOf } from "../../src/manager/db/queries/rows.js";
 import { metrics } from "../../src/manager/db/schema/metrics.js";
 import type { Manager } from "../../src/manager/server.js";
 import { startTestManager, testDatabaseConfig, uniqueNodeId, waitFor } from "../helpers/manager.js";

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError } from "../../src/common/errors.js";
+import { createTokenCheck } from "../../src/manager/bearer-token.js";
 import { loadManagerConfig, MANAGER_DEFAULTS } from "../../src/manager/config.js";
-import { createTokenCheck } from "../../src/manager/interceptors/auth.js";
 
 const load = (env: Record<string, string>, files: Record<string, string> = {}) =>
   loadManagerConfig({

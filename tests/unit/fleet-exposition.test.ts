@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { NodeRow } from "../../src/manager/db/queries/nodes.js";
+import type { Node } from "../../src/common/types.js";
 import {
   escapeLabelValue,
   promName,
@@ -7,7 +7,7 @@ import {
 } from "../../src/manager/http/exposition.js";
 
 // Only the columns the exposition reads; newer columns do not matter here.
-const node = (nodeId: string, status: string, labels: Record<string, string> = {}): NodeRow =>
+const node = (nodeId: string, status: string, labels: Record<string, string> = {}): Node =>
   ({
     nodeId,
     hostname: `${nodeId}.lan`,
@@ -22,7 +22,7 @@ const node = (nodeId: string, status: string, labels: Record<string, string> = {
     lastSeenAt: new Date(1_700_000_060_000),
     statusChangedAt: new Date(1_700_000_000_000),
     clockSkewSeconds: 0,
-  }) as NodeRow;
+  }) as Node;
 
 describe("Prometheus names and escaping", () => {
   it("turns any text into a valid snake_case name", () => {

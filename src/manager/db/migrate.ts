@@ -7,7 +7,7 @@ import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import { packageRoot } from "../../common/package-root.js";
 import type { DatabaseHandle } from "./client.js";
-import { rowsOf } from "./queries/nodes.js";
+import { rowsOf } from "./queries/rows.js";
 
 /** Advisory-lock key that serializes migrations between replicas starting at once. */
 export const MIGRATION_LOCK_KEY = 0x666c_6d31; // "flm1"

@@ -1,3 +1,5 @@
+import { StoreUnavailableError } from "../../common/errors.js";
+
 /**
  * Which database failures are the store being unreachable or busy (DESIGN §1.2:
  * UNAVAILABLE, the daemon backs off and retries) rather than a bug (INTERNAL).
@@ -36,4 +38,17 @@ export function storeUnavailableCode(err: unknown): string | undefined {
     if (/^[0-9A-Z]{5}$/.test(code) && RETRYABLE_SQLSTATE.test(code)) return code;
   }
   return undefined;
+}
+
+/**
+ * The store's failure as the domain's StoreUnavailableError (the original as
+ * its cause), or undefined when `err` is not the store being unreachable. The
+ * RPC edge is handed this (interceptors/chain.ts), so it maps database failures
+ * without knowing the database.
+ */
+export function asStoreUnavailable(err: unknown): StoreUnavailableError | undefined {
+  const code = storeUnavailableCode(err);
+  return code
+    ? new StoreUnavailableError(`database unavailable (${code}); retry later`, err)
+    : undefined;
 }

@@ -1,13 +1,13 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { NodeSchema, NodeUsageSchema } from "../../../gen/fleet/v1/fleet_pb.js";
-import type { NodeRow, UsageRow } from "../db/queries/nodes.js";
+import type { Node, NodeUsage } from "../../common/types.js";
 import type { PacingSource } from "./register-node.js";
 
 const unix = (d: Date | null) => BigInt(d ? Math.floor(d.getTime() / 1000) : 0);
 const opt = (v: number | null) => (v === null ? undefined : v);
 
-/** A node_usage row as NodeUsage; undefined until the node reported usage. */
-function toUsageMessage(u: UsageRow | null): MessageInitShape<typeof NodeUsageSchema> | undefined {
+/** A node's usage as the NodeUsage message; undefined until the node reported usage. */
+function toUsageMessage(u: NodeUsage | null): MessageInitShape<typeof NodeUsageSchema> | undefined {
   if (!u?.sampledAt) return undefined;
   return {
     cpuPercent: opt(u.cpuPercent),
@@ -20,11 +20,11 @@ function toUsageMessage(u: UsageRow | null): MessageInitShape<typeof NodeUsageSc
 }
 
 /**
- * A nodes row (with its usage when read) as the fleet.v1.Node message; with
+ * A node (with its usage when read) as the fleet.v1.Node message; with
  * pacing, also its interval and grace now.
  */
 export function toNodeMessage(
-  row: NodeRow & { usage?: UsageRow | null },
+  row: Node & { usage?: NodeUsage | null },
   pacing?: PacingSource,
   now = Date.now(),
 ): MessageInitShape<typeof NodeSchema> {
@@ -61,7 +61,7 @@ export function toNodeMessage(
 }
 
 /** Fields 25–29: certificate expiry and cloned identity; the windows were applied when written. */
-function trustFields(row: NodeRow, now: number) {
+function trustFields(row: Node, now: number) {
   return {
     certExpiresAt: unix(row.certExpiresAt),
     certExpiring: row.certWarnAt !== null && row.certWarnAt.getTime() <= now,

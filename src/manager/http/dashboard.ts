@@ -2,12 +2,7 @@ import { createReadStream, type Stats } from "node:fs";
 import { stat } from "node:fs/promises";
 import { extname, join, resolve, sep } from "node:path";
 import { pipeline } from "node:stream/promises";
-import type { connectNodeAdapter } from "@connectrpc/connect-node";
-
-type Fallback = NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>;
-/** The request and response the Connect adapter's fallback receives (HTTP/1.1 or HTTP/2). */
-export type HttpRequest = Parameters<Fallback>[0];
-export type HttpResponse = Parameters<Fallback>[1];
+import type { HttpRequest, HttpResponse } from "./types.js";
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
   ".html": "text/html; charset=utf-8",

@@ -1,5 +1,4 @@
-import type { LatestMetricRow } from "../db/queries/metrics-query.js";
-import type { NodeRow } from "../db/queries/nodes.js";
+import type { LatestMetric, Node } from "../../common/types.js";
 
 interface Family {
   type: "gauge" | "counter";
@@ -63,8 +62,8 @@ function seriesLabels(nodeId: string, labels: Record<string, string>): [string, 
  * reported value, each family once with HELP and TYPE.
  */
 export function renderFleetExposition(
-  nodes: NodeRow[],
-  latest: LatestMetricRow[],
+  nodes: Node[],
+  latest: LatestMetric[],
   now = Date.now(),
 ): string {
   const families = new Map<string, Family>();
@@ -173,7 +172,7 @@ export function renderFleetExposition(
 function addTrust(
   add: (name: string, type: Family["type"], help: string, l: [string, string][], v: number) => void,
   id: [string, string],
-  n: NodeRow,
+  n: Node,
   now: number,
 ) {
   if (n.certExpiresAt) {

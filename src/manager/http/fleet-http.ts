@@ -1,7 +1,8 @@
 import type { Logger } from "../../common/logging.js";
 import type { FleetQueryService } from "../services/fleet-query.js";
-import { createDashboardHandler, type HttpRequest, type HttpResponse } from "./dashboard.js";
+import { createDashboardHandler } from "./dashboard.js";
 import { renderFleetExposition } from "./exposition.js";
+import type { HttpRequest, HttpResponse } from "./types.js";
 
 export interface FleetHttpOptions {
   fleet: FleetQueryService;
@@ -12,7 +13,7 @@ export interface FleetHttpOptions {
 
 /**
  * The HTTP port's non-RPC fleet paths: `/metrics/fleet` and the dashboard
- * (the API token is checked before, by the HTTP token gate in server.ts).
+ * (the API token is checked before, by the HTTP token gate, http/token-gate.ts).
  * Returns false when the path is not one of them, so the caller answers 404.
  */
 export function createFleetHttpHandler(opts: FleetHttpOptions) {

@@ -3,7 +3,7 @@ import { Health } from "../../../gen/grpc/health/v1/health_pb.js";
 import { ManagerService } from "../../../gen/manager/manager_pb.js";
 import { type Admission, RateLimitedError } from "../services/admission.js";
 import { checkingInterceptor } from "./check.js";
-import { capStatusMessage } from "./input-guard.js";
+import { capStatusMessage } from "./status-message.js";
 
 /** The trailer gRPC clients (and our daemon's retry.ts) read as "retry after this many ms" (gRPC A6). */
 export const PUSHBACK_HEADER = "grpc-retry-pushback-ms";

@@ -1,10 +1,9 @@
-import { createHash, timingSafeEqual } from "node:crypto";
 import { createContextKey, type Interceptor } from "@connectrpc/connect";
 import { FleetService } from "../../../gen/fleet/v1/fleet_pb.js";
 import { ManagerService } from "../../../gen/manager/manager_pb.js";
 import { PermissionDeniedError, UnauthenticatedError } from "../../common/errors.js";
 import type { Logger } from "../../common/logging.js";
-import type { HttpRequest, HttpResponse } from "../http/dashboard.js";
+import { createTokenCheck } from "../bearer-token.js";
 import type { PeerIdentity } from "../tls.js";
 import { checkingInterceptor } from "./check.js";
 
@@ -21,18 +20,6 @@ export interface AuthOptions {
   /** Client certificates are required and node_id must match theirs. */
   bindNodeIdentity: boolean;
   logger: Logger;
-}
-
-/** A token check that takes the same time whatever the guess: both sides are hashed first. */
-export function createTokenCheck(expected: string): (header: string | null | undefined) => boolean {
-  const want = createHash("sha256").update(expected).digest();
-  return (header) => {
-    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header ?? "");
-    const got = createHash("sha256")
-      .update(m?.[1] ?? "")
-      .digest();
-    return timingSafeEqual(want, got) && m !== null;
-  };
 }
 
 /**
@@ -84,26 +71,4 @@ export function createAuthInterceptor(opts: AuthOptions): Interceptor {
       }
     }
   });
-}
-
-/**
- * The HTTP port's non-RPC paths behind the API token (`/metrics`,
- * `/metrics/fleet`: a Prometheus `authorization` / bearer_token scrape).
- * Returns true when it answered 401; the dashboard's files stay public
- * because they carry no data, only the login form's code.
- */
-export function createHttpTokenGate(apiToken: string) {
-  const ok = apiToken ? createTokenCheck(apiToken) : undefined;
-  return (req: HttpRequest, res: HttpResponse): boolean => {
-    if (!ok) return false;
-    const path = (req.url ?? "/").split("?")[0];
-    if (path !== "/metrics" && path !== "/metrics/fleet") return false;
-    if (ok(req.headers.authorization)) return false;
-    res.writeHead(401, {
-      "content-type": "text/plain; charset=utf-8",
-      "www-authenticate": 'Bearer realm="fleet"',
-    });
-    res.end("unauthenticated: send Authorization: Bearer <FLEET_API_TOKEN>\n");
-    return true;
-  };
 }

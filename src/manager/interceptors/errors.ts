@@ -8,7 +8,6 @@ import {
 import { FleetError, type FleetErrorKind } from "../../common/errors.js";
 import type { Logger } from "../../common/logging.js";
 import { KIND_TO_GRPC_CODE } from "../../common/status-codes.js";
-import { storeUnavailableCode } from "../db/store-errors.js";
 
 /**
  * The domain taxonomy → Connect codes (DESIGN §1.2). The table itself lives in
@@ -20,57 +19,78 @@ export const KIND_TO_CODE: Readonly<Record<FleetErrorKind, Code>> = KIND_TO_GRPC
 >;
 
 /**
- * FleetError → ConnectError with the same message; a database that cannot be
- * reached → Unavailable; anything else → Internal. Errors are logged once.
+ * Tells a failure from a lower layer (the store) as a domain error, or
+ * undefined when it is not one it knows. Given by the composition root, so
+ * this edge depends on the domain taxonomy only.
  */
-export function toConnectError(err: unknown, logger: Logger, procedure: string): ConnectError {
+export type DomainErrorOf = (err: unknown) => FleetError | undefined;
+
+/**
+ * FleetError (or what `domainErrorOf` recognises as one) → ConnectError with
+ * the same message and the FleetError as `cause` (the shed interceptor reads
+ * it, interceptors/chain.ts); anything else → Internal. Errors are logged once.
+ */
+export function toConnectError(
+  err: unknown,
+  logger: Logger,
+  procedure: string,
+  domainErrorOf?: DomainErrorOf,
+): ConnectError {
   if (err instanceof ConnectError) return err;
-  if (err instanceof FleetError) {
-    if (err.kind === "internal" || err.kind === "unavailable") {
-      logger.error({ err, procedure }, err.message);
+  const domain = err instanceof FleetError ? err : domainErrorOf?.(err);
+  if (domain) {
+    if (domain.kind === "internal" || domain.kind === "unavailable") {
+      logger.error({ err, procedure }, domain.message);
     }
-    return new ConnectError(err.message, KIND_TO_CODE[err.kind], undefined, undefined, err);
-  }
-  const storeCode = storeUnavailableCode(err);
-  if (storeCode) {
-    logger.error({ err, procedure }, "database unavailable");
     return new ConnectError(
-      `database unavailable (${storeCode}); retry later`,
-      Code.Unavailable,
+      domain.message,
+      KIND_TO_CODE[domain.kind],
       undefined,
       undefined,
-      err,
+      domain,
     );
   }
   logger.error({ err, procedure }, "unhandled error");
   return new ConnectError("internal error", Code.Internal, undefined, undefined, err);
 }
 
-/**
- * Maps errors thrown by handlers, for unary and streaming responses alike.
- * `onError` sees each mapped unary failure (the NOT_FOUND → GOAWAY rule).
- */
+export interface ErrorInterceptorOptions {
+  /** Sees each mapped unary failure (the NOT_FOUND → GOAWAY rule). */
+  onError?: (req: UnaryRequest | StreamRequest, err: ConnectError) => void;
+  /** Recognises lower layers' failures as domain errors (the store's: db/store-errors.ts). */
+  domainErrorOf?: DomainErrorOf;
+}
+
+/** Maps errors thrown by handlers, for unary and streaming responses alike. */
 export function createErrorInterceptor(
   logger: Logger,
-  onError?: (req: UnaryRequest | StreamRequest, err: ConnectError) => void,
+  opts: ErrorInterceptorOptions = {},
 ): Interceptor {
+  const { onError, domainErrorOf } = opts;
   return (next) => async (req) => {
     let res: Awaited<ReturnType<typeof next>>;
     try {
       res = await next(req);
     } catch (err) {
-      const mapped = toConnectError(err, logger, req.url);
+      const mapped = toConnectError(err, logger, req.url, domainErrorOf);
       onError?.(req, mapped);
       throw mapped;
     }
-    return res.stream ? { ...res, message: mapStreamErrors(res.message, logger, req.url) } : res;
+    return res.stream
+      ? { ...res, message: mapStreamErrors(res.message, logger, req.url, domainErrorOf) }
+      : res;
   };
 }
 
-async function* mapStreamErrors<T>(inner: AsyncIterable<T>, logger: Logger, procedure: string) {
+async function* mapStreamErrors<T>(
+  inner: AsyncIterable<T>,
+  logger: Logger,
+  procedure: string,
+  domainErrorOf: DomainErrorOf | undefined,
+) {
   try {
     yield* inner;
   } catch (err) {
-    throw toConnectError(err, logger, procedure);
+    throw toConnectError(err, logger, procedure, domainErrorOf);
   }
 }

@@ -1,9 +1,6 @@
-import { ConnectError, type Interceptor } from "@connectrpc/connect";
+import type { Interceptor } from "@connectrpc/connect";
 import { InvalidArgumentError } from "../../common/errors.js";
 import { checkingInterceptor } from "./check.js";
-
-/** Longest status message sent back; longer ones (echoing hostile input) are cut. */
-export const MAX_STATUS_MESSAGE = 1024;
 
 /**
  * The first string field (map keys included) holding a NUL character, by
@@ -52,8 +49,9 @@ function hasNul(value: unknown, depth: number): boolean {
 
 /**
  * Hostile-input guard for every unary RPC (inside the error mapping):
- * refuses NUL characters in any string with INVALID_ARGUMENT, and (outside,
- * see capStatusMessages) keeps status messages short.
+ * refuses NUL characters in any string with INVALID_ARGUMENT. Its partner
+ * against echoed hostile input, the status-message cap, runs outside the
+ * error mapping (status-message.ts, applied by the shed interceptor).
  */
 export function createInputGuardInterceptor(): Interceptor {
   return checkingInterceptor((req) => {
@@ -62,16 +60,4 @@ export function createInputGuardInterceptor(): Interceptor {
       if (field) throw new InvalidArgumentError(field, "must not contain NUL characters");
     }
   });
-}
-
-/** A ConnectError whose message fits a trailer: hostile input echoed back must not break the response. */
-export function capStatusMessage(err: ConnectError): ConnectError {
-  if (err.rawMessage.length <= MAX_STATUS_MESSAGE) return err;
-  return new ConnectError(
-    `${err.rawMessage.slice(0, MAX_STATUS_MESSAGE)}… (${err.rawMessage.length} characters)`,
-    err.code,
-    err.metadata,
-    err.details.filter((d) => "desc" in d) as ConstructorParameters<typeof ConnectError>[3],
-    err.cause,
-  );
 }

@@ -1,9 +1,9 @@
 import { InvalidArgumentError } from "../../common/errors.js";
 import { parseSelector } from "../../common/selector.js";
-import type { Labels } from "../../common/types.js";
+import type { Labels, NodeEvent } from "../../common/types.js";
 import type { Database } from "../db/client.js";
 import { type FleetBucket, fleetMetricBuckets } from "../db/queries/fleet-metrics.js";
-import { listNodeEvents, type NodeEventRow } from "../db/queries/fleet-nodes.js";
+import { listNodeEvents } from "../db/queries/fleet-nodes.js";
 import { requireNodeId, resolveRange } from "./fleet-query.js";
 
 export const AGGREGATES = ["avg", "min", "max", "p50", "p90", "p99", "count"] as const;
@@ -80,7 +80,7 @@ export function createFleetHistoryService(db: Database) {
       nodeId: string;
       pageSize: number;
       pageToken: string;
-    }): Promise<{ events: NodeEventRow[]; nextPageToken: string }> {
+    }): Promise<{ events: NodeEvent[]; nextPageToken: string }> {
       if (q.nodeId !== "") requireNodeId(q.nodeId);
       if (q.pageSize < 0 || q.pageSize > MAX_EVENTS_PAGE) {
         throw new InvalidArgumentError(

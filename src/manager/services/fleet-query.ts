@@ -1,14 +1,13 @@
 import { InvalidArgumentError, NodeNotFoundError } from "../../common/errors.js";
-import type { Labels } from "../../common/types.js";
+import type { Labels, LatestMetric, Node } from "../../common/types.js";
 import type { Database } from "../db/client.js";
 import { allNodes, deleteNode, type FleetCounts, fleetCounts } from "../db/queries/fleet-nodes.js";
 import {
-  type LatestMetricRow,
   latestMetricRows,
   nodeMetricTypes,
   queryMetricRange,
 } from "../db/queries/metrics-query.js";
-import { findNode, type NodeRow } from "../db/queries/nodes.js";
+import { findNode } from "../db/queries/nodes.js";
 import type { KnownNodes } from "./known-nodes.js";
 
 /** 9999-12-31T23:59:59Z: the last second PostgreSQL timestamps and JavaScript dates agree on. */
@@ -100,7 +99,7 @@ export function createFleetQueryService(db: Database, deps: { known?: KnownNodes
     },
 
     /** Every node plus the newest row of each recently reported series. */
-    async exposition(): Promise<{ nodes: NodeRow[]; latest: LatestMetricRow[] }> {
+    async exposition(): Promise<{ nodes: Node[]; latest: LatestMetric[] }> {
       const [nodes, latest] = await Promise.all([
         allNodes(db),
         latestMetricRows(db, EXPOSITION_WINDOW_SECONDS),

@@ -1,16 +1,12 @@
 import { InvalidArgumentError } from "../../common/errors.js";
+import type { NodeEvent, NodeWithUsage } from "../../common/types.js";
 import type { Database } from "../db/client.js";
-import {
-  latestNodeEventId,
-  type NodeEventRow,
-  nodeEventsAfter,
-} from "../db/queries/fleet-nodes.js";
-import type { NodeRow } from "../db/queries/nodes.js";
+import { latestNodeEventId, nodeEventsAfter } from "../db/queries/fleet-nodes.js";
 
 export interface NodeWatchEvent {
-  event: NodeEventRow;
+  event: NodeEvent;
   /** The node as it is now; null once deleted. */
-  node: NodeRow | null;
+  node: NodeWithUsage | null;
 }
 
 /**

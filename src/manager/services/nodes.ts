@@ -4,10 +4,10 @@ import {
   StoreUnavailableError,
 } from "../../common/errors.js";
 import { parseSelector } from "../../common/selector.js";
-import type { NodeRegistration } from "../../common/types.js";
+import type { NodeRegistration, NodeWithUsage } from "../../common/types.js";
 import type { Database } from "../db/client.js";
 import { listNodes, ORDER_KEYS, type OrderKey } from "../db/queries/node-list.js";
-import { findNodeWithUsage, type NodeWithUsage, upsertNode } from "../db/queries/nodes.js";
+import { findNodeWithUsage, upsertNode } from "../db/queries/nodes.js";
 import type { HeartbeatBatcher } from "./heartbeat-batcher.js";
 import type { IdentityWatch } from "./identity-watch.js";
 import type { KnownNodes } from "./known-nodes.js";

@@ -3,7 +3,7 @@ import type { SelectorClause } from "../../../common/selector.js";
 import type { Labels } from "../../../common/types.js";
 import type { Database } from "../client.js";
 import { nodeFilter } from "./node-list.js";
-import { rowsOf } from "./nodes.js";
+import { rowsOf } from "./rows.js";
 
 export interface FleetBucket {
   /** Bucket start, Unix seconds. */

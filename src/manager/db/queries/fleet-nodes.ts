@@ -1,10 +1,10 @@
 import { and, asc, desc, eq, gt, lt, sql } from "drizzle-orm";
+import type { Node, NodeEvent, NodeWithUsage } from "../../../common/types.js";
 import type { Database } from "../client.js";
 import { metrics } from "../schema/metrics.js";
 import { nodeEvents, nodes, nodeUsage } from "../schema/nodes.js";
-import { type NodeRow, type NodeWithUsage, rowsOf } from "./nodes.js";
-
-export type NodeEventRow = typeof nodeEvents.$inferSelect;
+import { toNode, toNodeUsage } from "./nodes.js";
+import { rowsOf } from "./rows.js";
 
 /**
  * Deletes a node and its metrics and records a `deleted` event, in one
@@ -79,7 +79,7 @@ export async function nodeEventsAfter(
   db: Database,
   afterId: number,
   limit: number,
-): Promise<{ event: NodeEventRow; node: NodeWithUsage | null }[]> {
+): Promise<{ event: NodeEvent; node: NodeWithUsage | null }[]> {
   const rows = await db
     .select({ event: nodeEvents, node: nodes, usage: nodeUsage })
     .from(nodeEvents)
@@ -88,7 +88,10 @@ export async function nodeEventsAfter(
     .where(gt(nodeEvents.id, afterId))
     .orderBy(asc(nodeEvents.id))
     .limit(limit);
-  return rows.map((r) => ({ event: r.event, node: r.node && { ...r.node, usage: r.usage } }));
+  return rows.map((r) => ({
+    event: r.event,
+    node: r.node && { ...toNode(r.node), usage: toNodeUsage(r.usage) },
+  }));
 }
 
 /**
@@ -99,7 +102,7 @@ export async function nodeEventsAfter(
 export async function listNodeEvents(
   db: Database,
   q: { nodeId: string; beforeId: number; limit: number },
-): Promise<NodeEventRow[]> {
+): Promise<NodeEvent[]> {
   return db
     .select()
     .from(nodeEvents)
@@ -124,6 +127,7 @@ export async function latestNodeEventId(db: Database): Promise<number> {
 }
 
 /** Every node, ordered by id (for the Prometheus exposition). */
-export async function allNodes(db: Database): Promise<NodeRow[]> {
-  return db.select().from(nodes).orderBy(asc(nodes.nodeId));
+export async function allNodes(db: Database): Promise<Node[]> {
+  const rows = await db.select().from(nodes).orderBy(asc(nodes.nodeId));
+  return rows.map(toNode);
 }

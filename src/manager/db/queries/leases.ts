@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../client.js";
-import { rowsOf } from "./nodes.js";
+import { rowsOf } from "./rows.js";
 
 /**
  * Takes or renews the lease `name` for `holder` for `ttlMs`, in one statement:

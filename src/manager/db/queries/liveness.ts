@@ -1,6 +1,6 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { Database } from "../client.js";
-import { rowsOf } from "./nodes.js";
+import { rowsOf } from "./rows.js";
 
 /** A status change written by the sweeper. */
 export interface Transition {

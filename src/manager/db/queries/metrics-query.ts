@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
 import type { Labels } from "../../../common/types.js";
 import type { Database } from "../client.js";
-import { rowsOf } from "./nodes.js";
+import { rowsOf } from "./rows.js";
 
 export interface MetricRangeQuery {
   nodeId: string;

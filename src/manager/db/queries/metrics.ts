@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import type { MetricSample } from "../../../common/types.js";
 import type { Database } from "../client.js";
 import { digestUsage, mergeUsage, type UsageDigest } from "./node-usage.js";
-import { rowsOf } from "./nodes.js";
+import { rowsOf } from "./rows.js";
 
 /** One node's samples inside a group-commit batch. */
 export interface NodeSamples {

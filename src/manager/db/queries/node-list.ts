@@ -1,8 +1,9 @@
 import { and, asc, count, desc, eq, gt, lt, type SQL, sql } from "drizzle-orm";
 import type { SelectorClause } from "../../../common/selector.js";
+import type { NodeWithUsage } from "../../../common/types.js";
 import type { Database } from "../client.js";
 import { nodes, nodeUsage } from "../schema/nodes.js";
-import type { NodeWithUsage } from "./nodes.js";
+import { toNode, toNodeUsage } from "./nodes.js";
 
 export const ORDER_KEYS = ["node_id", "last_seen", "cpu", "memory", "disk", "network"] as const;
 export type OrderKey = (typeof ORDER_KEYS)[number];
@@ -103,7 +104,7 @@ export async function listNodes(
   }
   const [countRow] = await totalQuery;
   return {
-    rows: rows.map((r) => ({ ...r.node, usage: r.usage, key: r.key })),
+    rows: rows.map((r) => ({ ...toNode(r.node), usage: toNodeUsage(r.usage), key: r.key })),
     total: countRow?.n ?? 0,
   };
 }

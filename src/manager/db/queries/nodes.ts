@@ -1,13 +1,64 @@
 import { eq, sql } from "drizzle-orm";
-import type { NodeRegistration } from "../../../common/types.js";
+import type {
+  Node,
+  NodeRegistration,
+  NodeStatus,
+  NodeUsage,
+  NodeWithUsage,
+} from "../../../common/types.js";
 import type { Database } from "../client.js";
 import { nodeEvents, nodes, nodeUsage } from "../schema/nodes.js";
 import { type GraceRule, graceSql } from "./liveness.js";
+import { rowsOf } from "./rows.js";
 
-export type NodeRow = typeof nodes.$inferSelect;
-export type UsageRow = typeof nodeUsage.$inferSelect;
-/** A node with its newest usage (null when the node has no usage row yet). */
-export type NodeWithUsage = NodeRow & { usage: UsageRow | null };
+type NodeRow = typeof nodes.$inferSelect;
+type UsageRow = typeof nodeUsage.$inferSelect;
+
+/**
+ * A nodes row as the domain Node: the one place a row becomes what services
+ * return, so the table's shape (and its bookkeeping such as last_peer) stays
+ * inside db/.
+ */
+export function toNode(r: NodeRow): Node {
+  return {
+    nodeId: r.nodeId,
+    hostname: r.hostname,
+    ip: r.ip,
+    os: r.os,
+    arch: r.arch,
+    labels: r.labels,
+    daemonVersion: r.daemonVersion,
+    agentVersion: r.agentVersion,
+    // Only liveness and registration write status, and only these two values.
+    status: r.status as NodeStatus,
+    registeredAt: r.registeredAt,
+    lastSeenAt: r.lastSeenAt,
+    statusChangedAt: r.statusChangedAt,
+    clockSkewSeconds: r.clockSkewSeconds,
+    flapping: r.flapping,
+    requestedIntervalSeconds: r.requestedIntervalSeconds,
+    observedIntervalSeconds: r.observedIntervalSeconds,
+    ephemeral: r.ephemeral,
+    certExpiresAt: r.certExpiresAt,
+    certWarnAt: r.certWarnAt,
+    identityConflictAt: r.identityConflictAt,
+    identityConflictUntil: r.identityConflictUntil,
+    identityConflictPeers: r.identityConflictPeers,
+  };
+}
+
+/** A node_usage row as NodeUsage (null: the node has no usage row yet). */
+export function toNodeUsage(u: UsageRow | null): NodeUsage | null {
+  if (!u) return null;
+  return {
+    cpuPercent: u.cpuPercent,
+    memoryPercent: u.memoryPercent,
+    diskPercent: u.diskPercent,
+    networkRxBytesPerSecond: u.networkRxBytesPerSecond,
+    networkTxBytesPerSecond: u.networkTxBytesPerSecond,
+    sampledAt: u.sampledAt,
+  };
+}
 
 /**
  * Inserts or refreshes a node and records a `registered` event, in one
@@ -69,9 +120,9 @@ export async function upsertNode(db: Database, reg: NodeRegistration, now: Date)
 }
 
 /** One node, or undefined. */
-export async function findNode(db: Database, nodeId: string): Promise<NodeRow | undefined> {
+export async function findNode(db: Database, nodeId: string): Promise<Node | undefined> {
   const rows = await db.select().from(nodes).where(eq(nodes.nodeId, nodeId)).limit(1);
-  return rows[0];
+  return rows[0] && toNode(rows[0]);
 }
 
 /** One node with its usage, or undefined (for GetNode). */
@@ -86,7 +137,7 @@ export async function findNodeWithUsage(
     .where(eq(nodes.nodeId, nodeId))
     .limit(1);
   const r = rows[0];
-  return r ? { ...r.node, usage: r.usage } : undefined;
+  return r ? { ...toNode(r.node), usage: toNodeUsage(r.usage) } : undefined;
 }
 
 /** One node's coalesced heartbeat: newest time, clock skew, and (when known) who sent it. */
@@ -178,10 +229,4 @@ export async function recordIdentityConflict(
     });
     return true;
   });
-}
-
-/** Drizzle's execute() returns an array on postgres.js and `{ rows }` on PGlite. */
-export function rowsOf<T>(result: unknown): T[] {
-  if (Array.isArray(result)) return result as T[];
-  return ((result as { rows?: T[] }).rows ?? []) as T[];
 }

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Database } from "../client.js";
-import { rowsOf } from "./nodes.js";
+import { rowsOf } from "./rows.js";
 
 const DAY_MS = 86_400_000;
 const NAME = /^metrics_p(\d{4})(\d{2})(\d{2})$/;
