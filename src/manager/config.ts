@@ -10,6 +10,7 @@
  *   http:      { addr: "127.0.0.1:8080" }
  *   database:  { url: "", data_dir: ./.fleet, pool_size: 10, start_timeout: 60s }
  *   log_level: info
+ *   workers:   1 (or auto = os.availableParallelism(); more than 1 needs database.url)
  *   heartbeat: { interval: 60s, min_interval: 1s, max_per_second: 1000, flush_interval: 500ms,
  *                known_node_ttl: 5m }
  *   liveness:  { grace_period: 0s (= grace_multiplier × the node's interval), grace_multiplier: 3,
@@ -35,6 +36,7 @@
  *                idle_timeout: 5m, first_request_timeout: 10s }
  */
 
+import { availableParallelism } from "node:os";
 import { checkConfigKeys } from "../common/config-keys-check.js";
 import {
   deepFreeze,
@@ -70,6 +72,8 @@ export interface ManagerConfig {
   /** How long start() retries a database it cannot reach (0: fail at once). */
   databaseStartTimeoutMs: number;
   logLevel: LogLevel;
+  /** Worker processes (node:cluster) sharing the ports; 1 = no cluster. */
+  workers: number;
   /** The heartbeat interval asked of daemons that do not say theirs (the existing Go daemons). */
   heartbeatIntervalSeconds: number;
   /** Explicit opt-out of the secure-by-default checks. */
@@ -179,6 +183,7 @@ export const MANAGER_DEFAULTS: ManagerConfig = {
   databasePoolSize: 10,
   databaseStartTimeoutMs: 60_000,
   logLevel: "info",
+  workers: 1,
   heartbeatIntervalSeconds: 60,
   insecure: false,
   heartbeat: {
@@ -375,6 +380,13 @@ const pgUrl: Parser<string | undefined> = (raw) => {
     ? { ok: true, value: s }
     : { ok: false, expected: "a postgres:// URL" };
 };
+const WORKERS_MAX = 256;
+const workerCount: Parser<number> = (raw) => {
+  if (String(raw).trim().toLowerCase() === "auto")
+    return { ok: true, value: availableParallelism() };
+  const r = integer(1, WORKERS_MAX)(raw);
+  return r.ok ? r : { ok: false, expected: `"auto" or an integer from 1 to ${WORKERS_MAX}` };
+};
 const logLevel: Parser<LogLevel> = (raw) => {
   const s = String(raw).toLowerCase();
   return (LOG_LEVELS as readonly string[]).includes(s)
@@ -488,6 +500,17 @@ export const MANAGER_CONFIG_KEYS: readonly ConfigKeyDoc[] = [
     get: (c) => c.logLevel,
     set: (c, v) => {
       c.logLevel = v;
+    },
+  }),
+  key({
+    yaml: "workers",
+    env: "FLEET_WORKERS",
+    description:
+      "Manager worker processes on the same ports (node:cluster; CLI --workers N|auto, auto = one per CPU); more than 1 needs database.url",
+    parse: workerCount,
+    get: (c) => c.workers,
+    set: (c, v) => {
+      c.workers = v;
     },
   }),
   key({
@@ -1056,11 +1079,37 @@ export function loadManagerConfig(input: LoadManagerConfigInput): Readonly<Manag
     );
   }
 
+  // The command line wins over the environment and the file for --workers.
+  const workersArg = cliValue(input.argv, "--workers");
+  if (workersArg !== undefined) {
+    const r = workerCount(workersArg);
+    if (r.ok) cfg.workers = r.value;
+    else
+      problems.push(
+        `workers (--workers): expected ${r.expected}, got ${JSON.stringify(workersArg)}`,
+      );
+  }
+  if (cfg.workers > 1 && !cfg.databaseUrl) {
+    problems.push(
+      `workers: ${cfg.workers} needs database.url (DATABASE_URL): the embedded PGlite database is single-process`,
+    );
+  }
+
   cfg.insecure = input.argv.includes("--insecure");
   problems.push(...tlsProblems(cfg.tls, input.readFile));
 
   if (problems.length) throw new ConfigError(problems);
   return deepFreeze(cfg);
+}
+
+/** `--name value` or `--name=value`; "" when the flag has no value, so it is reported. */
+function cliValue(argv: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === name) return argv[i + 1] ?? "";
+    if (a.startsWith(`${name}=`)) return a.slice(name.length + 1);
+  }
+  return undefined;
 }
 
 /** The TLS files come as a set (a half-set is never a silent plaintext fallback) and must be readable now. */
