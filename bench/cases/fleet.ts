@@ -67,7 +67,7 @@ export async function fleetCase(opts: BenchOptions): Promise<CaseResult> {
   const ratios: Record<string, number> = {};
   const notes: string[] = [];
   const main: Search = quick
-    ? { windowS: 5, maxSteps: 4, budgetMs: 30_000, startNodes: 5000, coarse: true }
+    ? { windowS: 5, maxSteps: 3, budgetMs: 24_000, startNodes: 5000, coarse: true }
     : { windowS: 30, maxSteps: 9, budgetMs: 600_000, startNodes: 5000, coarse: false };
   const side = (startNodes: number): Search =>
     quick
