@@ -163,9 +163,11 @@ function stepRow(label: string, s: Step): BenchRow {
 }
 
 function describe(s: Step): string {
-  const ms = (v: number | undefined) =>
-    v === undefined || !Number.isFinite(v) ? "n/a" : v.toFixed(0);
-  return `${rpc(s).toFixed(0)} RPC/s, p50 ${s.res.p50Ms.toFixed(1)} ms, p99 ${s.res.p99Ms.toFixed(1)} ms (heartbeat ${ms(s.res.extra.heartbeatP99Ms)}, report ${ms(s.res.extra.reportP99Ms)}), server ${s.serverCores.toFixed(2)} cores${s.lbCores ? ` + haproxy ${s.lbCores.toFixed(2)}` : ""} (loop lag p99/max ${ms(s.lagP99Ms)}/${ms(s.lagMaxMs)} ms), generator ${s.res.generatorCores.toFixed(2)} cores (scheduler lag max ${ms(s.res.extra.schedulerMaxLagMs)} ms), machine ${s.machineCores.toFixed(2)} busy, load ${s.load1.toFixed(1)}`;
+  // NaN crosses the generator's IPC as null.
+  const ms = (v: number | null | undefined, d = 0) =>
+    typeof v === "number" && Number.isFinite(v) ? v.toFixed(d) : "n/a";
+  const lb = s.lbCores ? ` + haproxy ${s.lbCores.toFixed(2)}` : "";
+  return `${rpc(s).toFixed(0)} RPC/s, p50 ${ms(s.res.p50Ms, 1)} ms, p99 ${ms(s.res.p99Ms, 1)} ms (heartbeat ${ms(s.res.extra.heartbeatP99Ms)}, report ${ms(s.res.extra.reportP99Ms)}), server ${s.serverCores.toFixed(2)} cores${lb} (loop lag p99/max ${ms(s.lagP99Ms)}/${ms(s.lagMaxMs)} ms), generator ${ms(s.res.generatorCores, 2)} cores (scheduler lag max ${ms(s.res.extra.schedulerMaxLagMs)} ms), machine ${s.machineCores.toFixed(2)} busy, load ${s.load1.toFixed(1)}`;
 }
 
 async function search(
@@ -244,8 +246,8 @@ async function search(
     const why =
       errors > 0
         ? `${errors} errors ${JSON.stringify(res.errors)} ${res.firstError}`
-        : res.p99Ms >= P99_LIMIT_MS
-          ? `p99 ${res.p99Ms.toFixed(0)} ms`
+        : !(typeof res.p99Ms === "number" && res.p99Ms < P99_LIMIT_MS)
+          ? `p99 ${Number(res.p99Ms).toFixed(0)} ms`
           : (res.extra.rpcPerSecond ?? 0) < expectedRate * 0.85
             ? `generator sent ${(res.extra.rpcPerSecond ?? 0).toFixed(0)} of ${expectedRate.toFixed(0)} RPC/s`
             : "";
