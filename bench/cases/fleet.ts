@@ -270,7 +270,7 @@ async function search(
     // A latency-only miss while the server idles and the machine is saturated by
     // others looks disturbed: measure that step once more before believing it.
     const disturbed = !step.pass && errors === 0 && serverCores < 0.5 && machineCores > 1.8;
-    if (disturbed && !retried) {
+    if (disturbed && !retried && Date.now() - t0 < s.budgetMs) {
       retried = true;
       log(
         `fleet [${target.label}] ${nodes} nodes: looks disturbed (machine busy, server idle); repeating`,
