@@ -4,6 +4,7 @@ import { ConfigError } from "../common/errors.js";
 import { createLogger, type Logger } from "../common/logging.js";
 import { runMain } from "../common/run-main.js";
 import { runCertsCommand } from "./certs.js";
+import { isClusterPrimary, joinCluster, leaveCluster, runClusterPrimary } from "./cluster.js";
 import { loadManagerConfig } from "./config.js";
 import { openDatabase } from "./db/client.js";
 import { DataDirLockedError } from "./db/data-dir-lock.js";
@@ -20,7 +21,8 @@ const USAGE = `usage: fleet-manager [serve|migrate] [--config manager.yaml] [--i
 
 Environment: DATABASE_URL, FLEET_DATA_DIR, FLEET_GRPC_ADDR, FLEET_HTTP_ADDR,
 FLEET_TLS_CERT, FLEET_TLS_KEY, FLEET_TLS_CLIENT_CA, FLEET_API_TOKEN,
-FLEET_ENROLL_TOKEN, FLEET_LOG_LEVEL (see docs for the full list).
+FLEET_ENROLL_TOKEN, FLEET_LOG_LEVEL, FLEET_WORKERS (see docs for the full list).
+--workers N|auto runs N manager processes on the same ports (PostgreSQL only).
 --insecure allows listening beyond loopback without authentication.`;
 
 async function main(argv: string[]): Promise<number> {
@@ -70,10 +72,12 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
+  if (isClusterPrimary(config)) return runClusterPrimary(config, logger);
   const manager = createManager(config, { logger });
   exitOnCrash(logger, () => manager.stop());
   try {
     await manager.start();
+    joinCluster(manager.runtime.telemetry);
   } catch (err) {
     // Whatever got opened before the failure (a listening port, the database)
     // would keep the process alive, so a supervisor would see it as running.
@@ -99,6 +103,7 @@ async function main(argv: string[]): Promise<number> {
     process.once("SIGINT", onSignal);
   });
   await manager.stop();
+  leaveCluster();
   return 0;
 }
 

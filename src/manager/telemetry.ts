@@ -89,6 +89,7 @@ export function createTelemetry() {
       help: "When the TLS certificate in force expires (Unix s), by role: server, client_ca (the earliest of the bundle)",
       labelNames: ["role"] as const,
       registers: [registry],
+      aggregator: "min", // --workers: the earliest expiry any worker holds
     }),
     tlsReloads: new Counter({
       name: "fleet_tls_reloads_total",
@@ -107,6 +108,8 @@ export function createTelemetry() {
       help: "Nodes by status (flapping counts nodes also counted online or offline)",
       labelNames: ["status"] as const,
       registers: [registry],
+      // --workers: every worker counts the same database; a sum would be N times the fleet.
+      aggregator: "max",
       collect() {
         for (const [status, n] of Object.entries(nodeCounts())) this.set({ status }, n);
       },
