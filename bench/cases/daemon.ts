@@ -1,14 +1,18 @@
 /**
  * daemon: RSS and CPU of a real fleet-daemon (built JavaScript, shipped
  * defaults, reporting to a real manager) sampled every 10 s over a window,
- * beside a bare `node` process and Debian's prometheus-node-exporter being
- * scraped every 15 s (its own job), all in the same window.
+ * beside a bare `node` process, the transport floor (a node process that
+ * imports only what the daemon's transport needs — connect-node, protobuf-es,
+ * the generated manager code — and idles) and Debian's
+ * prometheus-node-exporter being scraped every 15 s (its own job), all in the
+ * same window.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { buildForBench } from "../lib/build.js";
 import { managerEnv, REPO_DIR, startServerChild, stopChild } from "../lib/child.js";
 import { createBenchDatabase } from "../lib/pg.js";
@@ -18,6 +22,17 @@ import { median } from "../lib/stats.js";
 
 const MiB = 1024 * 1024;
 const EXPORTER = "prometheus-node-exporter";
+
+/** The floor's module: the daemon's mandated transport, imported from the same build, then idle. */
+function transportFloorSource(daemonMain: string): string {
+  const gen = pathToFileURL(join(dirname(daemonMain), "../../gen/manager/manager_pb.js")).href;
+  return [
+    `await import("@connectrpc/connect-node");`,
+    `await import("@bufbuild/protobuf");`,
+    `await import(${JSON.stringify(gen)});`,
+    "setInterval(() => {}, 1 << 30);",
+  ].join("\n");
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -75,9 +90,16 @@ export async function daemonCase(opts: BenchOptions): Promise<CaseResult> {
       stdio: "ignore",
     });
     children.push(bare);
+    const floor = spawn(
+      process.execPath,
+      ["--input-type=module", "-e", transportFloorSource(daemonMain)],
+      { cwd: REPO_DIR, stdio: ["ignore", "ignore", "inherit"] },
+    );
+    children.push(floor);
     const watched: Watched[] = [
       { name: "fleet-daemon", pid: daemon.pid as number, rss: [], cpu0: 0, cpu1: 0 },
       { name: "bare node", pid: bare.pid as number, rss: [], cpu0: 0, cpu1: 0 },
+      { name: "transport floor", pid: floor.pid as number, rss: [], cpu0: 0, cpu1: 0 },
     ];
     if (haveExporter()) {
       const port = await freePort();
@@ -109,8 +131,9 @@ export async function daemonCase(opts: BenchOptions): Promise<CaseResult> {
     const wallMs = performance.now() - w0;
     for (const w of watched) w.cpu1 = processCpuMs(w.pid);
     if (daemon.exitCode !== null) throw new Error(`fleet-daemon exited with ${daemon.exitCode}`);
+    if (floor.exitCode !== null) throw new Error(`transport floor exited with ${floor.exitCode}`);
 
-    const [d, b] = watched as [Watched, Watched, ...Watched[]];
+    const [d, b, f] = watched as [Watched, Watched, Watched, ...Watched[]];
     const cpuPct = (w: Watched) => ((w.cpu1 - w.cpu0) / wallMs) * 100;
     const rows: BenchRow[] = watched.map((w) => ({
       measure: `${w.name} RSS max / median`,
@@ -122,9 +145,10 @@ export async function daemonCase(opts: BenchOptions): Promise<CaseResult> {
       "fleet-daemon runs as built JavaScript with shipped defaults (60 s heartbeat and collectors); node-exporter is scraped every 15 s",
     );
     const ratios: Record<string, number> = {
+      daemon_rss_vs_transport_floor: Math.max(...d.rss) / Math.max(...f.rss),
       daemon_rss_vs_bare_node: Math.max(...d.rss) / Math.max(...b.rss),
     };
-    const exp = watched[2];
+    const exp = watched[3];
     if (exp) ratios.daemon_rss_vs_node_exporter = Math.max(...d.rss) / Math.max(...exp.rss);
     return {
       name: "daemon",

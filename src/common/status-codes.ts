@@ -26,7 +26,7 @@ export const GrpcCode = {
 export type GrpcCodeNumber = (typeof GrpcCode)[keyof typeof GrpcCode];
 
 /** The one table from the domain taxonomy to gRPC status codes (DESIGN §1.2). */
-export const KIND_TO_GRPC_CODE: Readonly<Record<FleetErrorKind, GrpcCodeNumber>> = {
+export const KIND_TO_GRPC_CODE = Object.freeze({
   invalid_argument: GrpcCode.InvalidArgument,
   not_found: GrpcCode.NotFound,
   permission_denied: GrpcCode.PermissionDenied,
@@ -35,25 +35,34 @@ export const KIND_TO_GRPC_CODE: Readonly<Record<FleetErrorKind, GrpcCodeNumber>>
   unavailable: GrpcCode.Unavailable,
   deadline_exceeded: GrpcCode.DeadlineExceeded,
   internal: GrpcCode.Internal,
-};
+} as const satisfies Record<FleetErrorKind, GrpcCodeNumber>);
+
+type SentCode = (typeof KIND_TO_GRPC_CODE)[FleetErrorKind];
 
 /**
- * The same table read in reverse, for clients: the kind a status code stands
- * for. Codes the manager never sends map to the nearest kind.
+ * Codes the manager never sends, read by clients as the nearest kind. The type
+ * makes every code appear exactly once across this and KIND_TO_GRPC_CODE.
  */
-export function kindOfGrpcCode(code: number): FleetErrorKind {
-  for (const [kind, c] of Object.entries(KIND_TO_GRPC_CODE)) {
-    if (c === code) return kind as FleetErrorKind;
-  }
-  switch (code) {
-    case GrpcCode.Canceled:
-    case GrpcCode.Aborted:
-    case GrpcCode.FailedPrecondition:
-      return "unavailable";
-    case GrpcCode.AlreadyExists:
-    case GrpcCode.OutOfRange:
-      return "invalid_argument";
-    default:
-      return "internal";
-  }
-}
+const NEAREST_KIND: Readonly<Record<Exclude<GrpcCodeNumber, SentCode>, FleetErrorKind>> = {
+  [GrpcCode.Ok]: "internal", // an error with OK status is a bug somewhere
+  [GrpcCode.Canceled]: "unavailable",
+  [GrpcCode.Unknown]: "internal",
+  [GrpcCode.AlreadyExists]: "invalid_argument",
+  [GrpcCode.FailedPrecondition]: "unavailable",
+  [GrpcCode.Aborted]: "unavailable",
+  [GrpcCode.OutOfRange]: "invalid_argument",
+  [GrpcCode.Unimplemented]: "internal",
+  [GrpcCode.DataLoss]: "internal",
+};
+
+/** KIND_TO_GRPC_CODE read in reverse, completed by NEAREST_KIND. */
+const KIND_OF_CODE: ReadonlyMap<number, FleetErrorKind> = new Map<number, FleetErrorKind>([
+  ...Object.entries(NEAREST_KIND).map(([code, kind]) => [Number(code), kind] as const),
+  ...Object.entries(KIND_TO_GRPC_CODE).map(
+    ([kind, code]) => [code, kind as FleetErrorKind] as const,
+  ),
+]);
+
+/** The kind a status code stands for, for clients; a number outside gRPC's codes is `internal`. */
+export const kindOfGrpcCode = (code: number): FleetErrorKind =>
+  KIND_OF_CODE.get(code) ?? "internal";

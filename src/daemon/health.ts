@@ -1,7 +1,6 @@
 import { Code } from "@connectrpc/connect";
 import type { FleetErrorKind } from "../common/errors.js";
-import { fleetErrorOf } from "./transport/error-map.js";
-import { describeError, errorCode } from "./transport/errors.js";
+import { describeError, errorCode, toFleetError } from "./transport/errors.js";
 
 /** What the daemon knows about its own condition; feeds status.json and the `daemon` metric. */
 export interface Health {
@@ -69,7 +68,7 @@ export function noteError(health: Health, err: unknown): void {
   health.lastError = {
     code: Code[code],
     codeNumber: code,
-    kind: fleetErrorOf(err).kind,
+    kind: toFleetError(err).kind,
     message: describeError(err),
     at: Date.now(),
   };

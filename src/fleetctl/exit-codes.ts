@@ -27,23 +27,20 @@ export class ArgumentError extends Error {
   override name = "ArgumentError";
 }
 
+/** The exit code of each status code a script can act on; every other code is EXIT.error. */
+const EXIT_OF_CODE: Readonly<Partial<Record<Code, number>>> = {
+  [Code.NotFound]: EXIT.notFound,
+  [Code.Unauthenticated]: EXIT.auth,
+  [Code.PermissionDenied]: EXIT.auth,
+  [Code.Unavailable]: EXIT.unavailable,
+  [Code.DeadlineExceeded]: EXIT.unavailable,
+  [Code.InvalidArgument]: EXIT.invalidArgument,
+};
+
 /** The exit code for an error thrown by a command. */
 export function exitCodeOf(err: unknown): number {
   if (err instanceof UsageError) return EXIT.usage;
   if (err instanceof ArgumentError) return EXIT.invalidArgument;
   if (!(err instanceof ConnectError)) return EXIT.error;
-  switch (err.code) {
-    case Code.NotFound:
-      return EXIT.notFound;
-    case Code.Unauthenticated:
-    case Code.PermissionDenied:
-      return EXIT.auth;
-    case Code.Unavailable:
-    case Code.DeadlineExceeded:
-      return EXIT.unavailable;
-    case Code.InvalidArgument:
-      return EXIT.invalidArgument;
-    default:
-      return EXIT.error;
-  }
+  return EXIT_OF_CODE[err.code] ?? EXIT.error;
 }

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { cpuPercents, createCpuCollector } from "../../src/daemon/collectors/cpu.js";
 import { createDiskCollector } from "../../src/daemon/collectors/disk.js";
 import { createMemoryCollector, memoryValues } from "../../src/daemon/collectors/memory.js";
+import { diskMounts, parseMountinfo } from "../../src/daemon/collectors/mounts.js";
 import { createNetworkCollector } from "../../src/daemon/collectors/network.js";
 import {
   parseDiskstats,
@@ -74,6 +75,37 @@ describe("collector parsing", () => {
     const disks = parseDiskstats(" 253 0 vda 100 0 2048 0 50 0 4096 0 0 0 0\n");
     expect(disks.get("vda")).toEqual({ readBytes: 2048 * 512, writeBytes: 4096 * 512 });
   });
+
+  it("parses /proc/self/mountinfo and keeps the mounts df lists as disks", () => {
+    const entries = parseMountinfo(
+      [
+        "22 27 0:21 / /proc rw,relatime - proc proc rw",
+        "27 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw",
+        "25 27 0:23 / /dev/shm rw - tmpfs tmpfs rw",
+        "40 27 254:16 / /srv/my\\040data rw shared:7 master:2 - xfs /dev/vdb rw",
+        // A bind mount of the same filesystem counts once (the shorter mount point wins).
+        "41 27 254:16 /sub /srv/my\\040data/sub rw - xfs /dev/vdb rw",
+        // Over-mounted: only the later mount on /var is visible.
+        "42 27 254:32 / /var rw - ext4 /dev/vdc rw",
+        "43 27 254:48 / /var rw - ext4 /dev/vdd rw",
+        "44 27 0:50 / /var/lib/docker/x rw - overlay overlay rw",
+        "45 27 7:0 / /snap/core/1 ro - squashfs /dev/loop0 ro",
+      ].join("\n"),
+    );
+    expect(entries[3]).toEqual({
+      dev: "254:16",
+      mount: "/srv/my data",
+      fstype: "xfs",
+      device: "/dev/vdb",
+    });
+    expect(diskMounts(entries).map((e) => `${e.device} ${e.mount}`)).toEqual([
+      "proc /proc",
+      "/dev/vda /",
+      "/dev/vdb /srv/my data",
+      "/dev/vdd /var",
+      "overlay /var/lib/docker/x",
+    ]);
+  });
 });
 
 describe.runIf(linux)("collectors against the OS's own view", () => {
@@ -122,7 +154,7 @@ describe.runIf(linux)("collectors against the OS's own view", () => {
       const [device, fstype, total, used, avail, capacity] = row as string[];
       expect(s.labels).toMatchObject({ device, fstype });
       expect(s.values.total_bytes).toBe(Number(total));
-      // df counts in 1-byte units, fsSize in 1 KiB units; files change meanwhile: 0.5 % or 64 MiB.
+      // Files change between our statfs and df's: 0.5 % or 64 MiB.
       relClose(s.values.used_bytes ?? -1, Number(used), 0.005, 64 * 2 ** 20);
       relClose(s.values.free_bytes ?? -1, Number(avail), 0.005, 64 * 2 ** 20);
       relClose(s.values.usage_percent ?? -1, Number(capacity?.replace("%", "")), 0, 1);
@@ -132,6 +164,20 @@ describe.runIf(linux)("collectors against the OS's own view", () => {
         expect(s.values.write_bytes_per_second).toBeGreaterThanOrEqual(0);
       }
     }
+  });
+
+  it("disk reports every block-device mount df lists", async () => {
+    const mounts = new Set((await createDiskCollector().collect(now)).map((s) => s.labels.mount));
+    const dfDisks = execFileSync("df", ["-B1", "-P", "-T"])
+      .toString()
+      .trim()
+      .split("\n")
+      .slice(1)
+      .map((l) => l.split(/\s+/))
+      .filter((f) => f[0]?.startsWith("/dev/") && f[1] !== "squashfs")
+      .map((f) => f[6]);
+    expect(dfDisks.length).toBeGreaterThan(0);
+    for (const m of dfDisks) expect(mounts.has(m ?? ""), `collector has ${m}`).toBe(true);
   });
 
   it("disk honours mount_points", async () => {

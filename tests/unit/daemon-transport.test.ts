@@ -8,11 +8,6 @@ import {
   createDeadlineInterceptor,
 } from "../../src/daemon/transport/deadline.js";
 import {
-  createErrorMappingInterceptor,
-  fleetErrorOf,
-  MappedConnectError,
-} from "../../src/daemon/transport/error-map.js";
-import {
   CODE_POLICY,
   describeError,
   policyFor,
@@ -252,8 +247,8 @@ describe("deadline interceptor", () => {
   });
 });
 
-describe("error mapping interceptor", () => {
-  it("a failed call carries the shared kind and stays the same ConnectError for the loops' policy", async () => {
+describe("a failed call through the daemon's interceptors", () => {
+  it("comes out as the manager's ConnectError, read by the loops' policy and the shared kind", async () => {
     const transport = createRouterTransport(
       (router) =>
         router.service(ManagerService, {
@@ -269,7 +264,6 @@ describe("error mapping interceptor", () => {
       {
         transport: {
           interceptors: [
-            createErrorMappingInterceptor(),
             createDeadlineInterceptor(1_000),
             createRetryInterceptor({ baseDelayMs: 1, maxDelayMs: 1 }),
             createAttemptTimeoutInterceptor(),
@@ -279,16 +273,17 @@ describe("error mapping interceptor", () => {
     );
     const client = createClient(ManagerService, transport);
     const nf = await client.heartbeat({ nodeId: "n" }).catch((e: unknown) => e);
-    expect(nf).toBeInstanceOf(MappedConnectError);
     expect(nf).toBeInstanceOf(ConnectError);
+    expect((nf as ConnectError).code).toBe(Code.NotFound);
     expect(policyFor(nf).reaction).toBe("reregister");
     expect((nf as ConnectError).metadata.get("grpc-retry-pushback-ms")).toBe("5");
-    expect(fleetErrorOf(nf)).toBeInstanceOf(FleetError);
-    expect(fleetErrorOf(nf).kind).toBe("not_found");
+    expect(toFleetError(nf)).toBeInstanceOf(FleetError);
+    expect(toFleetError(nf).kind).toBe("not_found");
+    expect(toFleetError(nf).cause).toBe(nf);
     expect(describeError(nf)).toBe("[NotFound] node n is not registered");
     const bad = await client.reportMetrics({ nodeId: "n" }).catch((e: unknown) => e);
     expect(policyFor(bad).reaction).toBe("drop");
-    expect(fleetErrorOf(bad).kind).toBe("invalid_argument");
+    expect(toFleetError(bad).kind).toBe("invalid_argument");
   });
 });
 

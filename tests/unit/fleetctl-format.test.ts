@@ -1,5 +1,7 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import { describe, expect, it } from "vitest";
 import { autoStepSeconds } from "../../src/fleetctl/commands/metrics.js";
+import { ArgumentError, EXIT, exitCodeOf, UsageError } from "../../src/fleetctl/exit-codes.js";
 import {
   ago,
   bytes,
@@ -69,5 +71,25 @@ describe("fleetctl formatting", () => {
     expect(autoStepSeconds(3600)).toBe(60);
     expect(autoStepSeconds(300)).toBe(10);
     expect(autoStepSeconds(30 * 86_400)).toBe(43_200);
+  });
+});
+
+describe("fleetctl exit codes", () => {
+  it("are distinct, so a script can tell the cases apart", () => {
+    expect(new Set(Object.values(EXIT)).size).toBe(Object.keys(EXIT).length);
+  });
+
+  it("follow the status code, the rest being a plain error", () => {
+    const of = (code: Code) => exitCodeOf(new ConnectError("x", code));
+    expect(of(Code.NotFound)).toBe(EXIT.notFound);
+    expect(of(Code.Unauthenticated)).toBe(EXIT.auth);
+    expect(of(Code.PermissionDenied)).toBe(EXIT.auth);
+    expect(of(Code.Unavailable)).toBe(EXIT.unavailable);
+    expect(of(Code.DeadlineExceeded)).toBe(EXIT.unavailable);
+    expect(of(Code.InvalidArgument)).toBe(EXIT.invalidArgument);
+    expect(of(Code.Internal)).toBe(EXIT.error);
+    expect(exitCodeOf(new UsageError("x"))).toBe(EXIT.usage);
+    expect(exitCodeOf(new ArgumentError("x"))).toBe(EXIT.invalidArgument);
+    expect(exitCodeOf(new Error("x"))).toBe(EXIT.error);
   });
 });

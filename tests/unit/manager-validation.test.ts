@@ -237,17 +237,34 @@ describe("status codes: one table, both directions", () => {
     expect(ce.code).toBe(Code.Internal);
     expect(ce.rawMessage).toBe("internal error");
   });
-  it("uses Connect's numbering and reads back to the same kind", () => {
-    for (const [kind, code] of Object.entries(KIND_TO_GRPC_CODE)) {
-      expect(KIND_TO_CODE[kind as FleetErrorKind]).toBe(code);
-      expect(kindOfGrpcCode(code)).toBe(kind);
-    }
+  it("is DESIGN §1.2's table, in Connect's numbering, and reads back to the same kind", () => {
+    // DESIGN §1.2, condition by condition (written out here, not read from the table under test).
+    const design: Record<FleetErrorKind, Code> = {
+      invalid_argument: Code.InvalidArgument, // malformed request
+      not_found: Code.NotFound, // node the manager does not know
+      permission_denied: Code.PermissionDenied, // identity does not match node_id
+      unauthenticated: Code.Unauthenticated, // missing/invalid credentials
+      resource_exhausted: Code.ResourceExhausted, // per-node rate or size limit
+      unavailable: Code.Unavailable, // database down, shutting down, overloaded
+      deadline_exceeded: Code.DeadlineExceeded, // deadline passed
+      internal: Code.Internal, // bug
+    };
+    expect(KIND_TO_CODE).toEqual(design);
+    // Kind → code → kind is the identity, so no two kinds share a code.
+    for (const kind of Object.keys(design) as FleetErrorKind[])
+      expect(kindOfGrpcCode(KIND_TO_CODE[kind])).toBe(kind);
+    expect(new Set(Object.values(KIND_TO_GRPC_CODE)).size).toBe(Object.keys(design).length);
+    // common/ numbers the codes itself; they must be Connect's (and gRPC's).
     for (const [name, n] of Object.entries(GrpcCode)) {
       if (name !== "Ok") expect(Code[n as Code]).toBe(name);
     }
+    // Every code a client can receive reads as some kind; codes the manager never sends, the nearest.
+    for (const n of Object.values(GrpcCode))
+      expect(Object.keys(design)).toContain(kindOfGrpcCode(n));
     expect(kindOfGrpcCode(GrpcCode.Aborted)).toBe("unavailable");
     expect(kindOfGrpcCode(GrpcCode.OutOfRange)).toBe("invalid_argument");
     expect(kindOfGrpcCode(GrpcCode.DataLoss)).toBe("internal");
+    expect(kindOfGrpcCode(99)).toBe("internal");
   });
   it("names messages after the field", () => {
     expect(new NodeNotFoundError("n1").message).toBe('node_id: node "n1" is not registered');

@@ -1,7 +1,7 @@
 import { readdir, readFile, realpath } from "node:fs/promises";
 import { basename } from "node:path";
-import si from "systeminformation";
 import { type Collector, createSnapshots, round, unixSeconds } from "./collector.js";
+import { readMountUsage } from "./mounts.js";
 import { type DiskCounters, parseDiskstats, ratePerSecond, readProc } from "./proc.js";
 
 /** /dev/mapper/vg-root → dm-0: the name /proc/diskstats uses for a mounted device. */
@@ -29,9 +29,10 @@ async function readDiskCounters(): Promise<Map<string, DiskCounters>> {
 }
 
 /**
- * disk per mount point: sizes from systeminformation's fsSize (df's own numbers;
- * node-os-utils 2.0.5 reports every disk as "/" with rounded df -h values), read
- * and write rates from /proc/diskstats deltas where the kernel has the device.
+ * disk per mount point: sizes from statfs(2) over /proc/self/mountinfo, as df
+ * computes them (node-os-utils 2.0.5 reports every disk as "/" with rounded
+ * df -h values), read and write rates from /proc/diskstats deltas where the
+ * kernel has the device.
  */
 export function createDiskCollector(mountPoints: readonly string[] = []): Collector {
   const io = createSnapshots(readDiskCounters);
@@ -39,14 +40,14 @@ export function createDiskCollector(mountPoints: readonly string[] = []): Collec
   return {
     type: "disk",
     async collect(now) {
-      const [fsList, counters] = await Promise.all([si.fsSize(), io()]);
+      const [fsList, counters] = await Promise.all([readMountUsage(), io()]);
       const out = [];
       for (const fs of fsList) {
-        if (fs.size <= 0 || (mountPoints.length > 0 && !mountPoints.includes(fs.mount))) continue;
-        if (!names.has(fs.fs)) names.set(fs.fs, await kernelDeviceName(fs.fs));
-        const dev = names.get(fs.fs);
+        if (mountPoints.length > 0 && !mountPoints.includes(fs.mount)) continue;
+        if (!names.has(fs.device)) names.set(fs.device, await kernelDeviceName(fs.device));
+        const dev = names.get(fs.device);
         const values: Record<string, number> = {
-          total_bytes: fs.size,
+          total_bytes: fs.total,
           used_bytes: fs.used,
           free_bytes: fs.available,
           // df's definition: used / (used + available to unprivileged users).
@@ -64,7 +65,7 @@ export function createDiskCollector(mountPoints: readonly string[] = []): Collec
         out.push({
           type: "disk",
           timestamp: unixSeconds(now),
-          labels: { mount: fs.mount, device: fs.fs, fstype: fs.type },
+          labels: { mount: fs.mount, device: fs.device, fstype: fs.fstype },
           values,
         });
       }

@@ -1,27 +1,10 @@
-import si from "systeminformation";
 import { type Collector, createSnapshots, round, unixSeconds } from "./collector.js";
 import { type NetCounters, parseNetDev, ratePerSecond, readProc } from "./proc.js";
 
-/** /proc/net/dev on Linux; elsewhere systeminformation's networkStats counters. */
+/** /proc/net/dev on Linux; elsewhere no counters (Node has none), so no network samples. */
 async function readNetCounters(): Promise<Map<string, NetCounters>> {
   const text = await readProc("/proc/net/dev");
-  if (text !== undefined) return parseNetDev(text);
-  const stats = await si.networkStats("*");
-  return new Map(
-    stats.map((s) => [
-      s.iface,
-      {
-        rxBytes: s.rx_bytes,
-        rxPackets: 0,
-        rxErrors: s.rx_errors,
-        rxDropped: s.rx_dropped,
-        txBytes: s.tx_bytes,
-        txPackets: 0,
-        txErrors: s.tx_errors,
-        txDropped: s.tx_dropped,
-      },
-    ]),
-  );
+  return text === undefined ? new Map() : parseNetDev(text);
 }
 
 /**

@@ -12,7 +12,6 @@ import { createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-no
 import { ManagerService } from "../../../gen/manager/manager_pb.js";
 import { watchFiles } from "../../common/file-watch.js";
 import { createAttemptTimeoutInterceptor, createDeadlineInterceptor } from "./deadline.js";
-import { createErrorMappingInterceptor } from "./error-map.js";
 import { describeError, errorCode, tlsHint } from "./errors.js";
 import { explainProtocolMismatch } from "./protocol-probe.js";
 import { createRetryInterceptor, type RetryOptions } from "./retry.js";
@@ -106,8 +105,6 @@ export function createManagerConnection(opts: ManagerClientOptions): ManagerConn
   const interceptors = [
     ...(opts.tokenFile ? [createTokenInterceptor(opts.tokenFile)] : []),
     ...(opts.interceptors ?? []),
-    // What comes out of a call is a ConnectError that also carries the shared taxonomy's kind.
-    createErrorMappingInterceptor(),
     // manager.timeout bounds the whole call, retries included (DESIGN §3: per call)…
     createDeadlineInterceptor(opts.timeoutMs),
     ...(opts.retry === false ? [] : [createRetryInterceptor(opts.retry ?? {})]),

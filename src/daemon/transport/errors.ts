@@ -16,12 +16,7 @@ export interface CodePolicy {
   loud: boolean;
 }
 
-const p = (code: Code, reaction: Reaction, retryInCall: boolean, loud = false): CodePolicy => ({
-  reaction,
-  kind: kindOfGrpcCode(code),
-  retryInCall,
-  loud,
-});
+type PolicyRow = Omit<CodePolicy, "kind">;
 
 /**
  * The one table from a gRPC status code to the daemon's reaction. Codes the
@@ -29,24 +24,34 @@ const p = (code: Code, reaction: Reaction, retryInCall: boolean, loud = false): 
  * PERMISSION_DENIED and UNAUTHENTICATED keep the data in the spool and back off
  * (no in-call retry) so fixing the identity or credentials loses nothing.
  */
-export const CODE_POLICY: Readonly<Record<Code, CodePolicy>> = {
-  [Code.Canceled]: p(Code.Canceled, "backoff", false),
-  [Code.Unknown]: p(Code.Unknown, "backoff", true),
-  [Code.InvalidArgument]: p(Code.InvalidArgument, "drop", false, true),
-  [Code.DeadlineExceeded]: p(Code.DeadlineExceeded, "retry", true),
-  [Code.NotFound]: p(Code.NotFound, "reregister", false),
-  [Code.AlreadyExists]: p(Code.AlreadyExists, "drop", false, true),
-  [Code.PermissionDenied]: p(Code.PermissionDenied, "backoff", false, true),
-  [Code.ResourceExhausted]: p(Code.ResourceExhausted, "backoff", true),
-  [Code.FailedPrecondition]: p(Code.FailedPrecondition, "backoff", false),
-  [Code.Aborted]: p(Code.Aborted, "retry", true),
-  [Code.OutOfRange]: p(Code.OutOfRange, "drop", false, true),
-  [Code.Unimplemented]: p(Code.Unimplemented, "backoff", false, true),
-  [Code.Internal]: p(Code.Internal, "backoff", true),
-  [Code.Unavailable]: p(Code.Unavailable, "backoff", true),
-  [Code.DataLoss]: p(Code.DataLoss, "backoff", true),
-  [Code.Unauthenticated]: p(Code.Unauthenticated, "backoff", false, true),
+const POLICY_ROWS: Readonly<Record<Code, PolicyRow>> = {
+  [Code.Canceled]: { reaction: "backoff", retryInCall: false, loud: false },
+  [Code.Unknown]: { reaction: "backoff", retryInCall: true, loud: false },
+  [Code.InvalidArgument]: { reaction: "drop", retryInCall: false, loud: true },
+  [Code.DeadlineExceeded]: { reaction: "retry", retryInCall: true, loud: false },
+  [Code.NotFound]: { reaction: "reregister", retryInCall: false, loud: false },
+  [Code.AlreadyExists]: { reaction: "drop", retryInCall: false, loud: true },
+  [Code.PermissionDenied]: { reaction: "backoff", retryInCall: false, loud: true },
+  [Code.ResourceExhausted]: { reaction: "backoff", retryInCall: true, loud: false },
+  [Code.FailedPrecondition]: { reaction: "backoff", retryInCall: false, loud: false },
+  [Code.Aborted]: { reaction: "retry", retryInCall: true, loud: false },
+  [Code.OutOfRange]: { reaction: "drop", retryInCall: false, loud: true },
+  [Code.Unimplemented]: { reaction: "backoff", retryInCall: false, loud: true },
+  [Code.Internal]: { reaction: "backoff", retryInCall: true, loud: false },
+  [Code.Unavailable]: { reaction: "backoff", retryInCall: true, loud: false },
+  [Code.DataLoss]: { reaction: "backoff", retryInCall: true, loud: false },
+  [Code.Unauthenticated]: { reaction: "backoff", retryInCall: false, loud: true },
 };
+
+/** POLICY_ROWS with the derived column: each code's kind from the shared table. */
+export const CODE_POLICY: Readonly<Record<Code, CodePolicy>> = Object.freeze(
+  Object.fromEntries(
+    Object.entries(POLICY_ROWS).map(([code, row]) => [
+      code,
+      Object.freeze({ ...row, kind: kindOfGrpcCode(Number(code)) }),
+    ]),
+  ) as Record<Code, CodePolicy>,
+);
 
 /** The status code of any error; non-Connect errors count as Unknown. */
 export function errorCode(err: unknown): Code {
@@ -65,7 +70,7 @@ export const isRetryableInCall = (code: Code) => CODE_POLICY[code].retryInCall;
 export function toFleetError(err: unknown): FleetError {
   if (err instanceof FleetError) return err;
   const ce = ConnectError.from(err);
-  return new FleetError(CODE_POLICY[ce.code].kind, describeError(ce), { cause: err });
+  return new FleetError(kindOfGrpcCode(ce.code), describeError(ce), { cause: err });
 }
 
 /** A message an operator can act on, including TLS causes that Connect folds into Unavailable. */

@@ -1,3 +1,6 @@
+import { fromBinary } from "@bufbuild/protobuf";
+import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
+import { type Duration, DurationSchema } from "@bufbuild/protobuf/wkt";
 import { type Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { timeLeftMs } from "./deadline.js";
 import { isRetryableInCall } from "./errors.js";
@@ -54,43 +57,23 @@ export function serverPushbackMs(err: ConnectError): number | "stop" | undefined
   return undefined;
 }
 
-/** google.rpc.RetryInfo { Duration retry_delay = 1 } with Duration { int64 seconds = 1; int32 nanos = 2 }. */
+/**
+ * google.rpc.RetryInfo { google.protobuf.Duration retry_delay = 1; } in ms.
+ * protobuf-es reads the wire format and the Duration; undefined when malformed
+ * (the server's problem: our own backoff applies) or without a delay.
+ */
 export function decodeRetryInfoMs(bytes: Uint8Array): number | undefined {
-  const fields = (buf: Uint8Array) => {
-    const out = new Map<number, number | Uint8Array>();
-    let i = 0;
-    const varint = () => {
-      let v = 0;
-      let mul = 1;
-      for (;;) {
-        const b = buf[i++];
-        if (b === undefined) throw new Error("truncated");
-        v += (b & 0x7f) * mul;
-        if (b < 0x80) return v;
-        mul *= 128;
-      }
-    };
-    while (i < buf.length) {
-      const tag = varint();
-      const wire = tag & 7;
-      if (wire === 0) out.set(tag >>> 3, varint());
-      else if (wire === 2) {
-        const len = varint();
-        out.set(tag >>> 3, buf.subarray(i, i + len));
-        i += len;
-      } else throw new Error(`unsupported wire type ${wire}`);
-    }
-    return out;
-  };
   try {
-    const delay = fields(bytes).get(1);
-    if (!(delay instanceof Uint8Array)) return undefined;
-    const d = fields(delay);
-    const s = Number(d.get(1) ?? 0);
-    const n = Number(d.get(2) ?? 0);
-    return s * 1000 + Math.floor(n / 1e6);
+    const reader = new BinaryReader(bytes);
+    let delay: Duration | undefined;
+    while (reader.pos < reader.len) {
+      const [field, wireType] = reader.tag();
+      if (field === 1 && wireType === WireType.LengthDelimited)
+        delay = fromBinary(DurationSchema, reader.bytes());
+      else reader.skip(wireType, field);
+    }
+    return delay && Number(delay.seconds) * 1000 + Math.floor(delay.nanos / 1e6);
   } catch {
-    // A malformed detail is the server's problem; fall back to our own backoff.
     return undefined;
   }
 }
