@@ -6,7 +6,7 @@
  * load, in a database of its own on the same server.
  */
 import postgres from "postgres";
-import { managerEnv, startServerChild } from "../lib/child.js";
+import { managerEnv, RESULTS_DIR, startServerChild } from "../lib/child.js";
 import { startLoadGenerator } from "../lib/loadgen-client.js";
 import { errorCount, type GenResult } from "../lib/loadgen-protocol.js";
 import { benchMetric, benchNodeId } from "../lib/metric-rows.js";
@@ -30,6 +30,8 @@ export async function ingestCase(opts: BenchOptions): Promise<CaseResult> {
   const manager = await startServerChild("manager.ts", {
     name: "ingest-manager",
     env: managerEnv(db.url, opts.stack),
+    // BENCH_INGEST_CPU_PROF=1: a CPU profile of the manager into bench/results/ (bench/lib/cpuprofile.ts reads it).
+    execArgv: process.env.BENCH_INGEST_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", RESULTS_DIR] : [],
   });
   const seedDb = await createBenchDatabase("ingest_seed");
   const seedSql = postgres(seedDb.url, { max: 1, onnotice: () => {} });
