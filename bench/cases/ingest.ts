@@ -31,7 +31,9 @@ export async function ingestCase(opts: BenchOptions): Promise<CaseResult> {
     name: "ingest-manager",
     env: managerEnv(db.url, opts.stack),
     // BENCH_INGEST_CPU_PROF=1: a CPU profile of the manager into bench/results/ (bench/lib/cpuprofile.ts reads it).
-    execArgv: process.env.BENCH_INGEST_CPU_PROF ? ["--cpu-prof", "--cpu-prof-dir", RESULTS_DIR] : [],
+    execArgv: process.env.BENCH_INGEST_CPU_PROF
+      ? ["--cpu-prof", "--cpu-prof-dir", RESULTS_DIR]
+      : [],
   });
   const seedDb = await createBenchDatabase("ingest_seed");
   const seedSql = postgres(seedDb.url, { max: 1, onnotice: () => {} });
