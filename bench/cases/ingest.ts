@@ -1,10 +1,12 @@
 /**
  * ingest: metric rows/s stored through ReportMetrics (many nodes, 40 MetricData
  * per request, real PostgreSQL) ÷ a raw COPY of the same rows into a table of
- * the same shape, measured side by side in the same database.
+ * the same shape, measured side by side in the same database; and ÷ the seed's
+ * design (bench/servers/seed-design.ts: one INSERT per request) on the same
+ * load, in a database of its own on the same server.
  */
 import postgres from "postgres";
-import { managerEnv, startServerChild } from "../lib/child.js";
+import { managerEnv, RESULTS_DIR, startServerChild } from "../lib/child.js";
 import { startLoadGenerator } from "../lib/loadgen-client.js";
 import { errorCount, type GenResult } from "../lib/loadgen-protocol.js";
 import { benchMetric, benchNodeId } from "../lib/metric-rows.js";
@@ -28,23 +30,35 @@ export async function ingestCase(opts: BenchOptions): Promise<CaseResult> {
   const manager = await startServerChild("manager.ts", {
     name: "ingest-manager",
     env: managerEnv(db.url, opts.stack),
+    // BENCH_INGEST_CPU_PROF=1: a CPU profile of the manager into bench/results/ (bench/lib/cpuprofile.ts reads it).
+    execArgv: process.env.BENCH_INGEST_CPU_PROF
+      ? ["--cpu-prof", "--cpu-prof-dir", RESULTS_DIR]
+      : [],
+  });
+  const seedDb = await createBenchDatabase("ingest_seed");
+  const seedSql = postgres(seedDb.url, { max: 1, onnotice: () => {} });
+  const seed = await startServerChild("seed-design.ts", {
+    name: "ingest-seed-design",
+    env: managerEnv(seedDb.url, opts.stack),
   });
   const gen = await startLoadGenerator();
   try {
-    const reg = await gen.run(
-      {
-        op: "register",
-        url: manager.grpcUrl,
-        prefix,
-        from: 0,
-        to: nodes,
-        concurrency: 50,
-        maxSeconds: 120,
-      },
-      150_000,
-    );
-    if (reg.ok !== nodes)
-      throw new Error(`registering ${nodes} nodes: ${reg.ok} ok, ${reg.firstError}`);
+    for (const server of [manager, seed]) {
+      const reg = await gen.run(
+        {
+          op: "register",
+          url: server.grpcUrl,
+          prefix,
+          from: 0,
+          to: nodes,
+          concurrency: 50,
+          maxSeconds: 120,
+        },
+        150_000,
+      );
+      if (reg.ok !== nodes)
+        throw new Error(`registering ${nodes} nodes: ${reg.ok} ok, ${reg.firstError}`);
+    }
 
     // The baseline table: same columns, keys and partitioning as metrics.
     await sql.unsafe(
@@ -54,6 +68,8 @@ export async function ingestCase(opts: BenchOptions): Promise<CaseResult> {
 
     const copyRates: number[] = [];
     const rpcRates: number[] = [];
+    const seedRates: number[] = [];
+    let seedLast: GenResult | undefined;
     let acked = 0;
     let stored = 0;
     let last: GenResult | undefined;
@@ -130,13 +146,39 @@ export async function ingestCase(opts: BenchOptions): Promise<CaseResult> {
       rpcRates.push(ackedRows / last.seconds);
       if (errorCount(last) > 0)
         notes.push(`ingest errors: ${JSON.stringify(last.errors)} (${last.firstError})`);
+
+      // The seed's design: the same rows, the same calls, into its own database.
+      seedLast = await gen.run(
+        {
+          op: "ingest",
+          url: seed.grpcUrl,
+          prefix,
+          nodes,
+          requestsPerNode,
+          metricsPerRequest: METRICS_PER_REQUEST,
+          baseTs,
+          concurrency,
+          maxSeconds: 120,
+        },
+        240_000,
+      );
+      const [seedCount] = await seedSql<{ n: string }[]>`
+        select count(*)::text as n from metrics
+        where ts >= to_timestamp(${baseTs}) and ts < to_timestamp(${baseTs + requestsPerNode})`;
+      const seedRows = Number(seedCount?.n ?? 0);
+      seedRates.push(seedRows / seedLast.seconds);
+      if (errorCount(seedLast) > 0)
+        notes.push(
+          `seed-design errors: ${JSON.stringify(seedLast.errors)} (${seedLast.firstError})`,
+        );
       opts.log(
-        `ingest rep ${rep + 1}/${reps}: copy ${Math.round(copyRates[rep] as number)} rows/s, rpc ${Math.round(rpcRates[rep] as number)} rows/s, acked ${ackedRows}, stored ${count?.n}`,
+        `ingest rep ${rep + 1}/${reps}: copy ${Math.round(copyRates[rep] as number)} rows/s, rpc ${Math.round(rpcRates[rep] as number)} rows/s, acked ${ackedRows}, stored ${count?.n}; seed design ${Math.round(seedRates[rep] as number)} rows/s (stored ${seedRows})`,
       );
     }
     if (acked !== stored) notes.push(`acknowledged ${acked} rows but stored ${stored}: MISMATCH`);
     const rpc = median(rpcRates);
     const copy = median(copyRates);
+    const seedRate = median(seedRates);
     const requests = last?.requests ?? 0;
     return {
       name: "ingest",
@@ -152,6 +194,12 @@ export async function ingestCase(opts: BenchOptions): Promise<CaseResult> {
           value: copy,
           unit: "rows/s",
           note: "same rows, same table shape, one COPY stream",
+        },
+        {
+          measure: "seed design rows/s",
+          value: seedRate,
+          unit: "rows/s",
+          note: `one INSERT per request; p50 / p99 ${seedLast?.p50Ms.toFixed(1)} / ${seedLast?.p99Ms.toFixed(1)} ms`,
         },
         {
           measure: "ReportMetrics p50 / p99",
@@ -178,14 +226,17 @@ export async function ingestCase(opts: BenchOptions): Promise<CaseResult> {
           note: "raw node:http2 client, bodies pre-encoded",
         },
       ],
-      ratios: { ingest_vs_copy: rpc / copy },
+      ratios: { ingest_vs_copy: rpc / copy, ingest_vs_seed_design: rpc / seedRate },
       headlines: { ingest_acked_rows: acked, ingest_stored_rows: stored },
       notes,
     };
   } finally {
     await gen.stop();
     await manager.stop();
+    await seed.stop();
     await sql.end();
+    await seedSql.end();
     await db.drop();
+    await seedDb.drop();
   }
 }

@@ -1,8 +1,11 @@
 /**
- * query: FleetService ListNodes pages and a 30-day QueryMetrics downsampled to
- * 1 h buckets, p50/p99 over a dataset seeded with generate_series (the issue's
- * density: 500 points per node over 30 days). Queries run one at a time
- * through the real manager's gRPC port, as a dashboard or CLI would.
+ * query: FleetService ListNodes pages (by node_id and by cpu), GetNode, a
+ * 30-day QueryMetrics downsampled to 1 h buckets and a QueryFleetMetrics over
+ * every node for 24 h at 5 min steps, p50/p99 over a dataset seeded with
+ * generate_series (the issue's density: 500 points per node over 30 days, plus
+ * one cpu point per node per hour over the last 24 h on every node, so the
+ * fleet query meets the whole fleet). Queries run one at a time through the
+ * real manager's gRPC port, as a dashboard or CLI would.
  */
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
@@ -20,6 +23,8 @@ export async function queryCase(opts: BenchOptions): Promise<CaseResult> {
   const nodes = opts.quick ? 2_000 : 100_000;
   const nodesWithMetrics = opts.quick ? 200 : 10_000;
   const calls = opts.quick ? 50 : 300;
+  // The fleet query reads every node's last day: fewer calls, p99 ≈ the max.
+  const fleetCalls = opts.quick ? 5 : 20;
   const prefix = "q";
   const db = await createBenchDatabase("query");
   const sql = postgres(db.url, { max: 1, onnotice: () => {} });
@@ -45,9 +50,21 @@ export async function queryCase(opts: BenchOptions): Promise<CaseResult> {
                'user', (p % 23), 'system', (p % 11), 'iowait', (p % 5), 'idle', 100 - (p % 50),
                'load5', (p % 13) / 4.0, 'load15', (p % 7) / 4.0, 'cores', 2, 'steal', 0)
       from generate_series(0, ${nodesWithMetrics - 1}::int) n, generate_series(0, ${POINTS_PER_NODE - 1}::int) p`;
+    // The last 24 h on every node (hourly; points of the grid above may coincide).
+    await sql`
+      insert into metrics (node_id, type, labels, ts, values)
+      select ${`${prefix}-`} || n, 'cpu', '{}'::jsonb,
+             to_timestamp(${now - DAY}::bigint + h * 3600 + n % 3600),
+             jsonb_build_object('usage_percent', (n * 11 + h * 7) % 100, 'load1', (h % 17) / 4.0)
+      from generate_series(0, ${nodes - 1}::int) n, generate_series(0, 23) h
+      on conflict do nothing`;
+    // Usage for ListNodes order_by cpu (node_usage rows come with the nodes, by trigger).
+    await sql`
+      update node_usage set cpu_percent = (hashtext(node_id) & 1023) / 10.24,
+             memory_percent = (hashtext(node_id) & 511) / 5.12, sampled_at = now()`;
     await sql`analyze`;
     const seedS = (performance.now() - s0) / 1000;
-    const points = nodesWithMetrics * POINTS_PER_NODE;
+    const points = nodesWithMetrics * POINTS_PER_NODE + nodes * 24;
     opts.log(`query: seeded ${nodes} nodes, ${points} points in ${seedS.toFixed(1)} s`);
 
     const client = createClient(
@@ -55,7 +72,12 @@ export async function queryCase(opts: BenchOptions): Promise<CaseResult> {
       createGrpcTransport({ baseUrl: manager.grpcUrl, defaultTimeoutMs: 30_000 }),
     );
     const list = new Samples();
+    const byCpu = new Samples();
+    const get = new Samples();
     const query = new Samples();
+    const fleet = new Samples();
+    let fleetBuckets = 0;
+    let cpuToken = "";
     let seriesPoints = 0;
     let pageTotal = 0;
     // Warm up connections and plans.
@@ -80,6 +102,33 @@ export async function queryCase(opts: BenchOptions): Promise<CaseResult> {
       });
       query.push(performance.now() - t);
       seriesPoints = res.series.reduce((a, s) => a + s.points.length, 0);
+      // order_by cpu, descending (the dashboard's "busiest first"): even calls the
+      // first page, odd calls the page after the previous call's.
+      t = performance.now();
+      const busy = await client.listNodes({
+        pageSize: 100,
+        orderBy: "cpu",
+        descending: true,
+        pageToken: i % 2 === 1 ? cpuToken : "",
+      });
+      byCpu.push(performance.now() - t);
+      cpuToken = busy.nextPageToken;
+      t = performance.now();
+      await client.getNode({ nodeId: `${prefix}-${Math.floor(Math.random() * nodes)}` });
+      get.push(performance.now() - t);
+    }
+    for (let i = 0; i < fleetCalls; i++) {
+      const t = performance.now();
+      const res = await client.queryFleetMetrics({
+        type: "cpu",
+        name: "usage_percent",
+        start: BigInt(now - DAY),
+        end: BigInt(now),
+        stepSeconds: 300,
+        aggregates: ["avg", "p99"],
+      });
+      fleet.push(performance.now() - t);
+      fleetBuckets = res.series[0]?.points.length ?? 0;
     }
     const q = (s: Samples, p: number) => quantile(s.values(), p);
     return {
@@ -90,6 +139,24 @@ export async function queryCase(opts: BenchOptions): Promise<CaseResult> {
           value: `${q(list, 0.5).toFixed(1)} / ${q(list, 0.99).toFixed(1)}`,
           unit: "ms",
           note: `${calls} calls, total ${pageTotal} nodes; half first pages, half from a random page token`,
+        },
+        {
+          measure: "ListNodes order_by cpu p50 / p99",
+          value: `${q(byCpu, 0.5).toFixed(1)} / ${q(byCpu, 0.99).toFixed(1)}`,
+          unit: "ms",
+          note: `${calls} calls, descending; half first pages, half second pages`,
+        },
+        {
+          measure: "GetNode p50 / p99",
+          value: `${q(get, 0.5).toFixed(1)} / ${q(get, 0.99).toFixed(1)}`,
+          unit: "ms",
+          note: `${calls} calls, random node of ${nodes}`,
+        },
+        {
+          measure: "QueryFleetMetrics 24 h, 5 min step p50 / p99",
+          value: `${q(fleet, 0.5).toFixed(1)} / ${q(fleet, 0.99).toFixed(1)}`,
+          unit: "ms",
+          note: `${fleetCalls} calls, all ${nodes} nodes, avg + p99, ${fleetBuckets} buckets (target < 200 ms)`,
         },
         {
           measure: "QueryMetrics 30 d, 1 h step p50 / p99",
@@ -107,10 +174,13 @@ export async function queryCase(opts: BenchOptions): Promise<CaseResult> {
       ratios: {},
       headlines: {
         query_list_nodes_p99_ms: q(list, 0.99),
+        query_list_nodes_cpu_p99_ms: q(byCpu, 0.99),
+        query_get_node_p99_ms: q(get, 0.99),
         query_metrics_p99_ms: q(query, 0.99),
+        query_fleet_metrics_p99_ms: q(fleet, 0.99),
       },
       notes: [
-        `dataset ${nodes.toLocaleString("en-US")} nodes / ${points.toLocaleString("en-US")} points (${POINTS_PER_NODE} per node over 30 days on ${nodesWithMetrics.toLocaleString("en-US")} nodes); the issue's 100,000 nodes / 50 million points is too slow to seed on this machine`,
+        `dataset ${nodes.toLocaleString("en-US")} nodes / ${points.toLocaleString("en-US")} points (${POINTS_PER_NODE} per node over 30 days on ${nodesWithMetrics.toLocaleString("en-US")} nodes, plus 24 hourly points on every node); the issue's 100,000 nodes / 50 million points is too slow to seed on this machine`,
       ],
     };
   } finally {

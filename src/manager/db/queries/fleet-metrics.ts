@@ -46,7 +46,8 @@ export async function fleetMetricBuckets(
   const result = await db.execute(sql`
     with per_node as (
       select m.node_id,
-             floor(extract(epoch from m.ts) / ${q.stepSeconds}) * ${q.stepSeconds} as t,
+             -- float8, not extract's numeric: bucketing every row in numeric took half the query.
+             floor(extract(epoch from m.ts)::float8 / ${q.stepSeconds}) * ${q.stepSeconds} as t,
              avg((m.values ->> ${q.name})::float8) as v
         from metrics m
         join nodes on nodes.node_id = m.node_id

@@ -96,8 +96,8 @@ export async function nodeEventsAfter(
 
 /**
  * Events newest first, for one node or (nodeId "") the whole fleet, before
- * `beforeId` (0: from the newest). Keyset on id: node_events_node_id_idx for
- * one node, the primary key for the fleet.
+ * `beforeId` (0: from the newest). Keyset on id: the primary key (node_id, id) for
+ * one node, node_events_id_idx for the fleet.
  */
 export async function listNodeEvents(
   db: Database,

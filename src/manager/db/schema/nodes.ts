@@ -7,6 +7,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   text,
   timestamp,
 } from "drizzle-orm/pg-core";
@@ -55,11 +56,16 @@ export const nodes = pgTable(
   ],
 );
 
-/** Registrations and status transitions, with their reason. */
+/**
+ * Registrations and status transitions, with their reason. The primary key
+ * leads with node_id (the distribution rule, tests/unit/distribution-rule.test.ts);
+ * it also serves ListNodeEvents for one node, keyset on id. id alone is still
+ * unique (one sequence) and indexed for the fleet-wide keyset (WatchNodes, ListNodeEvents).
+ */
 export const nodeEvents = pgTable(
   "node_events",
   {
-    id: bigserial("id", { mode: "number" }).primaryKey(),
+    id: bigserial("id", { mode: "number" }).notNull(),
     nodeId: text("node_id").notNull(),
     kind: text("kind").notNull(),
     reason: text("reason").notNull().default(""),
@@ -68,8 +74,8 @@ export const nodeEvents = pgTable(
   (t) => [
     index("node_events_node_time_idx").on(t.nodeId, t.time),
     index("node_events_time_idx").on(t.time),
-    // ListNodeEvents for one node, newest first, keyset on id.
-    index("node_events_node_id_idx").on(t.nodeId, t.id),
+    primaryKey({ name: "node_events_node_id_pk", columns: [t.nodeId, t.id] }),
+    index("node_events_id_idx").on(t.id),
   ],
 );
 
