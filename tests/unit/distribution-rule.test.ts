@@ -9,7 +9,7 @@ import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type DatabaseHandle, openDatabase } from "../../src/manager/db/client.js";
 import { runMigrations } from "../../src/manager/db/migrate.js";
-import { rowsOf } from "../../src/manager/db/queries/nodes.js";
+import { rowsOf } from "../../src/manager/db/queries/rows.js";
 import { ownTestDatabase } from "../helpers/manager.js";
 
 /** Tables exempt from the rule, each with the reason. */
