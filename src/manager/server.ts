@@ -13,10 +13,10 @@ import { insecureListenerProblem, type ManagerConfig, validationLimits } from ".
 import { type DatabaseHandle, openDatabase } from "./db/client.js";
 import { runMigrations } from "./db/migrate.js";
 import { waitForDatabase } from "./db/wait-for-database.js";
-import { createFastUnaryHandler } from "./grpc-fast/unary-handler.js";
+import { attachFastPath } from "./fast-path/serve.js";
 import { callPeerKey } from "./handlers/call-peer.js";
 import { createFleetHttpHandler } from "./http/fleet-http.js";
-import { guardHttp2Server } from "./http2-guard.js";
+import { guardHttp2Server, type Tracked } from "./http2-guard.js";
 import { createRateLimitInterceptor, createShedInterceptor } from "./interceptors/admission.js";
 import {
   createAuthInterceptor,
@@ -90,11 +90,11 @@ export interface CreateManagerOptions {
   /** Longest silence on a WatchNodes stream before a keepalive (default 15 s). */
   watchKeepaliveMs?: number;
   /**
-   * Serve ManagerService unary calls on the lean node:http2 path
-   * (grpc-fast/, same handlers and interceptors); everything else stays on connect-node.
-   * Overrides config `grpc.fast_path` (default on).
+   * Serve ManagerService unary calls on the fast path (fast-path/: raw
+   * node:http2 streams, same handlers and interceptors); everything else
+   * stays on connect-node. Overrides config `grpc.fast_path` (default on).
    */
-  fastUnaryGrpc?: boolean;
+  fastPath?: boolean;
 }
 
 /** Builds a manager from config; main.ts and the tests both use this. */
@@ -114,7 +114,7 @@ export function createManager(
   const sessions = new Set<http2.ServerHttp2Session>();
   // gRPC calls being answered, so shutdown can wait for the answers rather
   // than for clients to hang up their sessions.
-  const active = new Set<http2.Http2ServerResponse>();
+  const active = new Set<Tracked>();
   let grpcPort = 0;
   let httpPort = 0;
   let stopping = false;
@@ -288,7 +288,7 @@ export function createManager(
       const tokenGate = createHttpTokenGate(config.auth.apiToken);
       const ops = createOpsHttpHandler({ handle: () => database, serving, telemetry, logger });
 
-      // One contract on every path (grpc-fast/ matches these): gzip only, the
+      // One contract on every path (fast-path/ matches these): gzip only, the
       // same size and deadline limits.
       const sharedProtocolOptions = {
         readMaxBytes: limits.requestMaxBytes,
@@ -316,18 +316,6 @@ export function createManager(
         res.setHeader("grpc-accept-encoding", "gzip");
         connectGrpcHandler(req, res);
       };
-      const grpcHandler =
-        (opts.fastUnaryGrpc ?? config.grpcFastPath)
-          ? createFastUnaryHandler({
-              routes: managerRoutes(services),
-              interceptors,
-              contextValues,
-              readMaxBytes: limits.requestMaxBytes,
-              maxTimeoutMs: config.maxTimeoutMs,
-              logger,
-              fallback: connectGrpc,
-            })
-          : connectGrpc;
       const httpHandler = connectNodeAdapter({
         routes: fleetRoutes(services),
         interceptors,
@@ -352,19 +340,37 @@ export function createManager(
         if (!admitHeaders(req, res)) return;
         active.add(res);
         res.once("close", () => active.delete(res));
-        grpcHandler(req, res);
+        connectGrpc(req, res);
       });
       grpcServer.on("session", (session) => {
         sessions.add(session);
         session.once("close", () => sessions.delete(session));
       });
-      admitHeaders = guardHttp2Server(grpcServer, {
+      const guard = guardHttp2Server(grpcServer, {
         idleMs: config.admission.idleTimeoutMs,
         firstRequestMs: config.admission.firstRequestTimeoutMs,
         maxHeaderListSize: config.admission.maxHeaderListSize,
         logger,
         onClose: (reason) => telemetry.http2Closed.inc({ reason }),
       });
+      admitHeaders = guard;
+      if (opts.fastPath ?? config.grpcFastPath) {
+        // ManagerService unary calls from the raw `stream` event; the rest reaches connectGrpc above.
+        attachFastPath(grpcServer, {
+          routes: managerRoutes(services),
+          interceptors,
+          contextValues,
+          readMaxBytes: limits.requestMaxBytes,
+          maxTimeoutMs: config.maxTimeoutMs,
+          logger,
+          admit: (stream, rawHeaders) => {
+            if (!guard.stream(stream, rawHeaders)) return false;
+            active.add(stream);
+            stream.once("close", () => active.delete(stream));
+            return true;
+          },
+        });
+      }
       httpServer = createHttpServer(config, tls, (req, res) => {
         // A keep-alive connection would carry a client's reconnect (fleetctl
         // watch, the dashboard) into a closing server; during shutdown each

@@ -17,7 +17,7 @@ import {
   ManagerService,
   ReportMetricsRequestSchema,
 } from "../../gen/manager/manager_pb.js";
-import { createFastUnaryHandler } from "../../src/manager/grpc-fast/unary-handler.js";
+import { attachFastPath } from "../../src/manager/fast-path/serve.js";
 import {
   createGrpcJsManagerClient,
   frame,
@@ -30,10 +30,10 @@ const READ_MAX = 2048;
 const HB = "/manager.ManagerService/Heartbeat";
 
 /**
- * The lean unary path against a scripted ManagerService (no database): the
+ * The fast path against a scripted ManagerService (no database): the
  * wire protocol as connect-node, @grpc/grpc-js and a raw HTTP/2 peer see it.
  */
-describe("grpc-fast unary protocol", () => {
+describe("fast path unary protocol", () => {
   let server: http2.Http2Server;
   const sessions = new Set<http2.ServerHttp2Session>();
   let baseUrl: string;
@@ -48,7 +48,12 @@ describe("grpc-fast unary protocol", () => {
       res.header.set("x-intercepted", "yes");
       return res;
     };
-    const handler = createFastUnaryHandler({
+    // Everything the fast path does not serve goes to the request handler.
+    server = http2.createServer({}, (_req, res) => {
+      res.writeHead(404, { "content-type": "text/plain" });
+      res.end("fallback\n");
+    });
+    attachFastPath(server, {
       routes: (router: ConnectRouter) => {
         router.service(ManagerService, {
           heartbeat: async (req, ctx) => {
@@ -77,12 +82,7 @@ describe("grpc-fast unary protocol", () => {
       },
       interceptors: [record],
       readMaxBytes: READ_MAX,
-      fallback: (_req, res) => {
-        res.writeHead(404, { "content-type": "text/plain" });
-        res.end("fallback\n");
-      },
     });
-    server = http2.createServer({}, handler);
     server.on("session", (s) => {
       sessions.add(s);
       s.once("close", () => sessions.delete(s));
