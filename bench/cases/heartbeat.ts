@@ -7,6 +7,7 @@
  */
 import { create, toBinary } from "@bufbuild/protobuf";
 import { HeartbeatRequestSchema } from "../../gen/manager/manager_pb.js";
+import { encodeGrpcFrame } from "../../src/common/grpc-frame.js";
 import { managerEnv, type ServerChild, startServerChild } from "../lib/child.js";
 import { type H2loadResult, haveH2load, runH2load } from "../lib/h2load.js";
 import { startLoadGenerator } from "../lib/loadgen-client.js";
@@ -15,7 +16,7 @@ import { codeDelta, rpcCodes } from "../lib/manager-metrics.js";
 import { benchNodeId } from "../lib/metric-rows.js";
 import { createBenchDatabase } from "../lib/pg.js";
 import { processCpuMs } from "../lib/proc.js";
-import { createRawGrpcClient, grpcFrame } from "../lib/raw-grpc.js";
+import { createRawGrpcClient } from "../lib/raw-grpc.js";
 import type { BenchOptions, BenchRow, CaseResult } from "../lib/report.js";
 import { median } from "../lib/stats.js";
 
@@ -96,7 +97,7 @@ export async function heartbeatCase(opts: BenchOptions): Promise<CaseResult> {
     );
     if (reg.ok !== nodes) throw new Error(`registering: ${reg.ok}/${nodes} ok, ${reg.firstError}`);
 
-    const body = grpcFrame(
+    const body = encodeGrpcFrame(
       toBinary(
         HeartbeatRequestSchema,
         create(HeartbeatRequestSchema, {

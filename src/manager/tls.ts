@@ -110,7 +110,9 @@ export function peerIdentityOf(
   req: IncomingMessage | Http2ServerRequest | StreamSource,
 ): PeerIdentity | undefined {
   const socket = (
-    "stream" in req && req.stream?.session ? req.stream.session.socket : (req as IncomingMessage).socket
+    "stream" in req && req.stream?.session
+      ? req.stream.session.socket
+      : (req as IncomingMessage).socket
   ) as TLSSocket | undefined;
   if (!socket || typeof socket.getPeerCertificate !== "function" || !socket.authorized) {
     return undefined;
@@ -138,7 +140,9 @@ const peers = new WeakMap<object, Peer>();
  */
 export function peerOf(req: IncomingMessage | Http2ServerRequest | StreamSource): Peer | undefined {
   const socket = (
-    "stream" in req && req.stream?.session ? req.stream.session.socket : (req as IncomingMessage).socket
+    "stream" in req && req.stream?.session
+      ? req.stream.session.socket
+      : (req as IncomingMessage).socket
   ) as TLSSocket | undefined;
   if (!socket) return undefined;
   const known = peers.get(socket);

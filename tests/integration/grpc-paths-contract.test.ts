@@ -157,7 +157,8 @@ describe("error details and metadata on both gRPC paths", () => {
     for (const name of ["fast", "connect"] as const) {
       const server = http2.createServer(connect);
       // The fast path takes its routes' streams; the rest still reaches `connect`.
-      if (name === "fast") attachFastPath(server, { routes, interceptors: [], readMaxBytes: 1 << 20 });
+      if (name === "fast")
+        attachFastPath(server, { routes, interceptors: [], readMaxBytes: 1 << 20 });
       servers.push(server);
       await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
       urls[name] = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

@@ -8,7 +8,11 @@ import {
   createContextValues,
   type UnaryResponse,
 } from "@connectrpc/connect";
-import { declaredFrameLength, encodeGrpcFrame, GRPC_PREFIX_BYTES } from "../../common/grpc-frame.js";
+import {
+  declaredFrameLength,
+  encodeGrpcFrame,
+  GRPC_PREFIX_BYTES,
+} from "../../common/grpc-frame.js";
 import type { Logger } from "../../common/logging.js";
 import {
   errorStatusHeaders,
@@ -105,7 +109,9 @@ export class UnaryCall implements ShimCall {
     try {
       stream.respond(
         {
-          ...errorStatusHeaders(err instanceof ConnectError ? err : new ConnectError(message, code)),
+          ...errorStatusHeaders(
+            err instanceof ConnectError ? err : new ConnectError(message, code),
+          ),
           ...RESPONSE_HEADERS,
           "grpc-message": encodeGrpcMessage(message),
         },
@@ -246,7 +252,11 @@ export class UnaryCall implements ShimCall {
     try {
       if (!stream.headersSent) {
         stream.respond(
-          { ...RESPONSE_HEADERS, "grpc-status": String(Code.Internal), "grpc-message": "internal error" },
+          {
+            ...RESPONSE_HEADERS,
+            "grpc-status": String(Code.Internal),
+            "grpc-message": "internal error",
+          },
           { endStream: true },
         );
         return;

@@ -35,6 +35,8 @@ export interface FastPathOptions {
 // Matched case-insensitively, as connect-node does (application/grpc+json goes there).
 const GRPC_CONTENT_TYPES = new Set(["application/grpc", "application/grpc+proto"]);
 
+const ignoreStreamError = () => {};
+
 type StreamListener = (
   stream: ServerHttp2Stream,
   headers: IncomingHttpHeaders,
@@ -61,7 +63,10 @@ type StreamListener = (
  * called for the streams the fast path does not serve. The server must have
  * been created with its request handler.
  */
-export function attachFastPath(server: Http2Server | Http2SecureServer, opts: FastPathOptions): void {
+export function attachFastPath(
+  server: Http2Server | Http2SecureServer,
+  opts: FastPathOptions,
+): void {
   const compat = server.listeners("stream") as StreamListener[];
   if (compat.length !== 1 || server.listenerCount("request") === 0) {
     throw new Error(
@@ -79,7 +84,8 @@ export function attachFastPath(server: Http2Server | Http2SecureServer, opts: Fa
   };
   const admit = opts.admit;
   const dispatch: StreamListener = (stream, headers, flags, rawHeaders) => {
-    const route = headers[":method"] === "POST" ? routes.get(headers[":path"] as string) : undefined;
+    const route =
+      headers[":method"] === "POST" ? routes.get(headers[":path"] as string) : undefined;
     const contentType = headers["content-type"];
     if (
       !route ||
@@ -90,7 +96,11 @@ export function attachFastPath(server: Http2Server | Http2SecureServer, opts: Fa
       fallback.call(server, stream, headers, flags, rawHeaders);
       return;
     }
-    if (admit && !admit(stream, rawHeaders)) return;
+    // Refused and reset: its error (if any) must not be thrown; compat listens the same way.
+    if (admit && !admit(stream, rawHeaders)) {
+      stream.on("error", ignoreStreamError);
+      return;
+    }
     serveCall(route, stream, headers, limits);
   };
   server.on("stream", dispatch);
