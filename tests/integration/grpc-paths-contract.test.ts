@@ -14,7 +14,7 @@ import {
 import { MANAGER_DEFAULTS } from "../../src/manager/config.js";
 import { attachFastPath } from "../../src/manager/fast-path/serve.js";
 import type { Manager } from "../../src/manager/server.js";
-import { frame, type RawResponse, rawGrpcRequest } from "../helpers/grpc-fast-clients.js";
+import { frame, type RawResponse, rawGrpcRequest } from "../helpers/grpc-clients.js";
 import { startTestManager, uniqueNodeId } from "../helpers/manager.js";
 
 const HB = "/manager.ManagerService/Heartbeat";

@@ -308,7 +308,7 @@ describe.each(GRPC_PATHS)(
   },
 );
 
-describe("the lean gRPC path (fastPath) enforces the same identity, tokens and pushback", () => {
+describe("the fast path enforces the same identity, tokens and pushback", () => {
   const dir = tempDir("fleet-mtls-fast-");
   const suffix = Date.now().toString(36);
   const nodeA = `fast-a-${suffix}`;

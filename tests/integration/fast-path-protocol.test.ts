@@ -24,7 +24,7 @@ import {
   type GrpcJsManagerClient,
   grpcJsCall,
   rawGrpcRequest,
-} from "../helpers/grpc-fast-clients.js";
+} from "../helpers/grpc-clients.js";
 
 const READ_MAX = 2048;
 const HB = "/manager.ManagerService/Heartbeat";
