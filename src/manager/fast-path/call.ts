@@ -1,5 +1,4 @@
 import { constants as h2, type IncomingHttpHeaders, type ServerHttp2Stream } from "node:http2";
-import { gunzip } from "node:zlib";
 import { type DescMessage, fromBinary, type Message, toBinary } from "@bufbuild/protobuf";
 import {
   Code,
@@ -24,11 +23,12 @@ import {
 import {
   ACCEPT_ENCODING,
   encodeGrpcMessage,
-  parseGrpcTimeout,
+  gunzipBounded,
   toStatus,
   unframeUnary,
 } from "./protocol.js";
 import type { Route } from "./routes.js";
+import { type CallStream, kTrailers, onStreamClose, onWantTrailers } from "./stream-events.js";
 
 /** What the call's context values are built from (the TLS peer, the HTTP/2 session). */
 export interface CallSource {
@@ -49,7 +49,6 @@ const RESPONSE_HEADERS = {
   "content-type": "application/grpc+proto",
   "grpc-accept-encoding": ACCEPT_ENCODING,
 } as const;
-const DEADLINE_EXCEEDED = "the operation timed out";
 
 /**
  * One unary call on a raw HTTP/2 stream, from request headers to trailers:
@@ -134,7 +133,7 @@ export class UnaryCall implements ShimCall {
   watchClose(): void {
     if (this.watchingClose) return;
     this.watchingClose = true;
-    this.stream.once("close", () => this.onClose());
+    this.stream.once("close", onStreamClose);
   }
 
   onClose(): void {
@@ -190,23 +189,9 @@ export class UnaryCall implements ShimCall {
       this.invoke(payload);
       return;
     }
-    const { readMaxBytes } = this.limits;
-    gunzip(payload, { maxOutputLength: readMaxBytes }, (err, out) => {
-      if (!err) this.invoke(out);
-      else if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
-        this.fail(
-          new ConnectError(
-            `message is larger than configured readMaxBytes ${readMaxBytes} after decompression`,
-            Code.ResourceExhausted,
-          ),
-        );
-      } else
-        this.fail(
-          new ConnectError(
-            `failed to decompress gzip message: ${err.message}`,
-            Code.InvalidArgument,
-          ),
-        );
+    gunzipBounded(payload, this.limits.readMaxBytes, (err, out) => {
+      if (err) this.fail(err);
+      else this.invoke(out as Buffer);
     });
   }
 
@@ -290,13 +275,8 @@ export class UnaryCall implements ShimCall {
         : RESPONSE_HEADERS,
       { waitForTrailers: true },
     );
-    stream.once("wantTrailers", () => {
-      try {
-        stream.sendTrailers(trailers);
-      } catch (err) {
-        this.abandon(err);
-      }
-    });
+    (stream as CallStream)[kTrailers] = trailers;
+    stream.once("wantTrailers", onWantTrailers);
     stream.end(encodeGrpcFrame(bytes));
   }
 
@@ -323,46 +303,4 @@ export class UnaryCall implements ShimCall {
       : createContextValues();
     return this.values;
   }
-}
-
-/** Starts a call: encoding and deadline from the headers, then the body as it arrives. */
-export function serveCall(
-  route: Route,
-  stream: ServerHttp2Stream,
-  headers: IncomingHttpHeaders,
-  limits: CallLimits,
-): void {
-  const call = new UnaryCall(route, stream, headers, limits);
-  // Errors on the stream (a reset while reading) end the call; without a
-  // listener they would be thrown.
-  stream.on("error", (err) => call.fail(new ConnectError(err.message, Code.Internal)));
-  const encoding = headers["grpc-encoding"];
-  call.gzip = encoding === "gzip";
-  if (encoding !== undefined && encoding !== "identity" && !call.gzip) {
-    call.fail(
-      new ConnectError(
-        `unknown compression "${encoding}": supported encodings are ${ACCEPT_ENCODING}`,
-        Code.Unimplemented,
-      ),
-    );
-    return;
-  }
-  const timeoutHeader = headers["grpc-timeout"] as string | undefined;
-  if (timeoutHeader !== undefined) {
-    const timeout = parseGrpcTimeout(timeoutHeader, limits.maxTimeoutMs);
-    if (timeout.error) {
-      call.fail(timeout.error);
-      return;
-    }
-    call.timeoutMs = timeout.timeoutMs;
-    if (timeout.timeoutMs !== undefined) {
-      call.timer = setTimeout(
-        () => call.fail(new ConnectError(DEADLINE_EXCEEDED, Code.DeadlineExceeded)),
-        timeout.timeoutMs,
-      );
-      call.watchClose();
-    }
-  }
-  stream.on("data", (chunk: Buffer) => call.onData(chunk));
-  stream.on("end", () => call.onEnd());
 }

@@ -1,3 +1,4 @@
+import { gunzip } from "node:zlib";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { decodeGrpcFrame } from "../../common/grpc-frame.js";
 
@@ -103,4 +104,27 @@ export function unframeUnary(
     );
   }
   return { payload: frame.payload, compressed: frame.compressed };
+}
+
+/** Decompresses a gzip message, refusing output over readMaxBytes, with connect-node's errors. */
+export function gunzipBounded(
+  payload: Buffer,
+  readMaxBytes: number,
+  done: (err: ConnectError | undefined, out?: Buffer) => void,
+): void {
+  gunzip(payload, { maxOutputLength: readMaxBytes }, (err, out) => {
+    if (!err) done(undefined, out);
+    else if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
+      done(
+        new ConnectError(
+          `message is larger than configured readMaxBytes ${readMaxBytes} after decompression`,
+          Code.ResourceExhausted,
+        ),
+      );
+    } else {
+      done(
+        new ConnectError(`failed to decompress gzip message: ${err.message}`, Code.InvalidArgument),
+      );
+    }
+  });
 }

@@ -4,10 +4,24 @@ import type {
   IncomingHttpHeaders,
   ServerHttp2Stream,
 } from "node:http2";
-import type { ConnectRouter, ContextValues, Interceptor } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  type ContextValues,
+  type Interceptor,
+} from "@connectrpc/connect";
 import type { Logger } from "../../common/logging.js";
-import { type CallLimits, type CallSource, serveCall } from "./call.js";
-import { captureUnaryRoutes } from "./routes.js";
+import { type CallLimits, type CallSource, UnaryCall } from "./call.js";
+import { ACCEPT_ENCODING, parseGrpcTimeout } from "./protocol.js";
+import { captureUnaryRoutes, type Route } from "./routes.js";
+import {
+  type CallStream,
+  kCall,
+  onStreamData,
+  onStreamEnd,
+  onStreamError,
+} from "./stream-events.js";
 
 export type { CallSource } from "./call.js";
 
@@ -104,4 +118,45 @@ export function attachFastPath(
     serveCall(route, stream, headers, limits);
   };
   server.on("stream", dispatch);
+}
+
+/** Starts a call: encoding and deadline from the headers, then the body as it arrives. */
+function serveCall(
+  route: Route,
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  limits: CallLimits,
+): void {
+  const call = new UnaryCall(route, stream, headers, limits);
+  (stream as CallStream)[kCall] = call;
+  stream.on("error", onStreamError);
+  const encoding = headers["grpc-encoding"];
+  call.gzip = encoding === "gzip";
+  if (encoding !== undefined && encoding !== "identity" && !call.gzip) {
+    call.fail(
+      new ConnectError(
+        `unknown compression "${encoding}": supported encodings are ${ACCEPT_ENCODING}`,
+        Code.Unimplemented,
+      ),
+    );
+    return;
+  }
+  const timeoutHeader = headers["grpc-timeout"] as string | undefined;
+  if (timeoutHeader !== undefined) {
+    const timeout = parseGrpcTimeout(timeoutHeader, limits.maxTimeoutMs);
+    if (timeout.error) {
+      call.fail(timeout.error);
+      return;
+    }
+    call.timeoutMs = timeout.timeoutMs;
+    if (timeout.timeoutMs !== undefined) {
+      call.timer = setTimeout(
+        () => call.fail(new ConnectError("the operation timed out", Code.DeadlineExceeded)),
+        timeout.timeoutMs,
+      );
+      call.watchClose();
+    }
+  }
+  stream.on("data", onStreamData);
+  stream.on("end", onStreamEnd);
 }
