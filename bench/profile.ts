@@ -8,12 +8,12 @@ import { mkdirSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { HeartbeatRequestSchema } from "../gen/manager/manager_pb.js";
+import { encodeGrpcFrame } from "../src/common/grpc-frame.js";
 import { managerEnv, RESULTS_DIR, type Stack, startServerChild } from "./lib/child.js";
 import { summarizeProfile } from "./lib/cpuprofile.js";
 import { runH2load } from "./lib/h2load.js";
 import { startLoadGenerator } from "./lib/loadgen-client.js";
 import { createBenchDatabase } from "./lib/pg.js";
-import { grpcFrame } from "./lib/raw-grpc.js";
 
 const target = process.argv[2] ?? "manager";
 const seconds = Number(process.argv[3] ?? 8);
@@ -46,7 +46,7 @@ try {
     );
     await gen.stop();
   }
-  const body = grpcFrame(
+  const body = encodeGrpcFrame(
     toBinary(
       HeartbeatRequestSchema,
       create(HeartbeatRequestSchema, {

@@ -102,6 +102,6 @@ export function managerEnv(
 ): Record<string, string> {
   return {
     BENCH_MANAGER_CONFIG: JSON.stringify({ databaseUrl, dataDir: "", ...config }),
-    BENCH_MANAGER_OPTIONS: JSON.stringify({ fastUnaryGrpc: stack === "fast" }),
+    BENCH_MANAGER_OPTIONS: JSON.stringify({ fastPath: stack === "fast" }),
   };
 }

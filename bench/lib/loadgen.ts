@@ -10,9 +10,10 @@ import {
   ReportMetricsRequestSchema,
   ReportMetricsResponseSchema,
 } from "../../gen/manager/manager_pb.js";
+import { encodeGrpcFrame } from "../../src/common/grpc-frame.js";
 import type { GenCommand, GenResult } from "./loadgen-protocol.js";
 import { benchMetric, benchNodeId } from "./metric-rows.js";
-import { createRawGrpcClient, grpcFrame, type RawGrpcClient } from "./raw-grpc.js";
+import { createRawGrpcClient, type RawGrpcClient } from "./raw-grpc.js";
 import { quantile, Samples } from "./stats.js";
 
 const PATH = {
@@ -76,7 +77,7 @@ async function closedLoop(
 }
 
 function registerFrame(id: string, i: number): Buffer {
-  return grpcFrame(
+  return encodeGrpcFrame(
     toBinary(
       RegisterNodeRequestSchema,
       create(RegisterNodeRequestSchema, {
@@ -94,7 +95,7 @@ function registerFrame(id: string, i: number): Buffer {
 }
 
 function heartbeatFrame(id: string): Buffer {
-  return grpcFrame(
+  return encodeGrpcFrame(
     toBinary(
       HeartbeatRequestSchema,
       create(HeartbeatRequestSchema, {
@@ -133,7 +134,7 @@ async function ingest(client: RawGrpcClient, cmd: Extract<GenCommand, { op: "ing
         });
       }
       frames.push(
-        grpcFrame(
+        encodeGrpcFrame(
           toBinary(
             ReportMetricsRequestSchema,
             create(ReportMetricsRequestSchema, { nodeId: benchNodeId(cmd.prefix, n), metrics }),
@@ -188,7 +189,7 @@ function reportFrame(id: string, i: number, valuesPerReport: number): Buffer {
     for (let k = 0; k < per; k++) values[`v${k}`] = (i * 13 + t * 7 + k) % 1000;
     return { type, labels, timestamp: now, values };
   });
-  return grpcFrame(
+  return encodeGrpcFrame(
     toBinary(
       ReportMetricsRequestSchema,
       create(ReportMetricsRequestSchema, { nodeId: id, metrics }),

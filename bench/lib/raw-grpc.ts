@@ -1,13 +1,5 @@
 import http2 from "node:http2";
-
-/** A 5-byte gRPC length prefix (uncompressed) followed by the message. */
-export function grpcFrame(message: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(5 + message.length);
-  out[0] = 0;
-  out.writeUInt32BE(message.length, 1);
-  out.set(message, 5);
-  return out;
-}
+import { firstGrpcMessage } from "../../src/common/grpc-frame.js";
 
 export interface RawCallResult {
   /** gRPC status code; -1 when the stream failed before a status arrived. */
@@ -79,11 +71,10 @@ export function createRawGrpcClient(baseUrl: string, sessions = 4) {
         });
         stream.on("close", () => {
           const all = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-          const len = all.length >= 5 ? all.readUInt32BE(1) : 0;
           resolve({
             status,
             message,
-            body: all.subarray(5, 5 + len),
+            body: firstGrpcMessage(all),
             latencyMs: performance.now() - t0,
           });
         });

@@ -1,7 +1,7 @@
 /**
  * The real manager in its own process: createManager with MANAGER_DEFAULTS,
  * both ports on 127.0.0.1:0, plus overrides from BENCH_MANAGER_CONFIG (JSON)
- * and createManager options from BENCH_MANAGER_OPTIONS (JSON, e.g. fastUnaryGrpc).
+ * and createManager options from BENCH_MANAGER_OPTIONS (JSON, e.g. fastPath).
  */
 import { createLogger } from "../../src/common/logging.js";
 import { MANAGER_DEFAULTS, type ManagerConfig } from "../../src/manager/config.js";
@@ -25,7 +25,7 @@ const config: ManagerConfig = merge(
   overrides,
 );
 const options = JSON.parse(process.env.BENCH_MANAGER_OPTIONS ?? "{}") as {
-  fastUnaryGrpc?: boolean;
+  fastPath?: boolean;
 };
 const manager = createManager(config, {
   ...options,

@@ -14,6 +14,7 @@ import {
   RegisterNodeResponseSchema,
   ReportMetricsRequestSchema,
 } from "../../gen/manager/manager_pb.js";
+import { encodeGrpcFrame, firstGrpcMessage } from "../../src/common/grpc-frame.js";
 
 export type SimCommand =
   | { op: "start"; url: string; prefix: string; count: number; reportMs: number; sessions: number }
@@ -39,13 +40,7 @@ export interface SimStats {
   codes: Record<string, number>;
 }
 
-const frame = (b: Uint8Array) => {
-  const out = Buffer.allocUnsafe(5 + b.length);
-  out[0] = 0;
-  out.writeUInt32BE(b.length, 1);
-  out.set(b, 5);
-  return out;
-};
+const frame = (b: Uint8Array) => encodeGrpcFrame(b);
 
 interface Answer {
   status: number;
@@ -110,8 +105,7 @@ function createPool(url: string, size: number) {
       });
       stream.on("close", () => {
         const all = Buffer.concat(chunks);
-        const len = all.length >= 5 ? all.readUInt32BE(1) : 0;
-        resolve({ status, message, pushbackMs, body: all.subarray(5, 5 + len) });
+        resolve({ status, message, pushbackMs, body: firstGrpcMessage(all) });
       });
       stream.end(body);
     });

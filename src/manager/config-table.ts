@@ -41,7 +41,7 @@ export const MANAGER_TABLE: readonly ConfigKey<ManagerConfig>[] = [
     yaml: "grpc.fast_path",
     field: "grpcFastPath",
     parse: boolean,
-    doc: "Serve ManagerService unary calls on the lean node:http2 gRPC path (about 5x connect-node's rate, same protocol); false uses connect-node",
+    doc: "Serve ManagerService unary calls on the fast path (raw node:http2 streams, about 5x connect-node's rate, same protocol); false uses connect-node",
   }),
   key({
     yaml: "grpc.goaway_after_not_found",

@@ -25,7 +25,7 @@ export type ManagerLimits = Omit<ValidationLimits, "maxAgeSeconds">;
 
 export interface ManagerConfig {
   grpcAddr: Address;
-  /** Serve ManagerService unary calls on the lean node:http2 path (grpc-fast/). */
+  /** Serve ManagerService unary calls on the fast path (fast-path/, raw node:http2 streams). */
   grpcFastPath: boolean;
   /** NOT_FOUND answers on one HTTP/2 connection after which it gets a GOAWAY (0 = never). */
   grpcGoawayAfterNotFound: number;

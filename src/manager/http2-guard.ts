@@ -16,7 +16,13 @@ interface SessionState {
   windowStart: number;
   oversized: number;
   /** Responses of this session; one not ended yet means the manager is still working on it. */
-  responses: Set<http2.Http2ServerResponse>;
+  responses: Set<Tracked>;
+}
+
+/** A response being written: the compatibility response, or a fast-path stream itself. */
+export interface Tracked {
+  readonly writableEnded: boolean;
+  once(event: "close", listener: () => void): unknown;
 }
 
 /** True while the manager itself still works on a response of `responses` (not the client's fault). */
@@ -39,7 +45,8 @@ export const stillWorking = (responses: Iterable<{ writableEnded: boolean }>) =>
  * - a header block over `maxHeaderListSize` is refused (nghttp2 only
  *   announces SETTINGS_MAX_HEADER_LIST_SIZE, it does not enforce it), and
  *   after MAX_OVERSIZED_HEADERS of them the session goes.
- * Returns the per-request check, to run before the request is handled.
+ * Returns the per-request check, to run before the request is handled
+ * (`.stream` for a raw stream the fast path serves).
  */
 export function guardHttp2Server(
   server: http2.Http2Server | http2.Http2SecureServer,
@@ -50,7 +57,9 @@ export function guardHttp2Server(
     logger: Logger;
     onClose?: (reason: GuardReason) => void;
   },
-): (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => boolean {
+): ((req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => boolean) & {
+  stream: (stream: http2.ServerHttp2Stream, rawHeaders: string[]) => boolean;
+} {
   const states = new WeakMap<http2.ServerHttp2Session, SessionState>();
   const cut = (session: http2.ServerHttp2Session, reason: GuardReason, hard: boolean) => {
     if (session.destroyed) return;
@@ -100,26 +109,32 @@ export function guardHttp2Server(
     });
   });
 
-  return (req, res) => {
-    const raw = req.rawHeaders;
+  // The stream and its raw headers, so the fast path (raw streams) and the
+  // compatibility handler (req/res) share one check; `tracked` is what answers.
+  const admit = (stream: http2.ServerHttp2Stream, raw: string[], tracked: Tracked): boolean => {
     // RFC 9113 §6.5.2: name + value + 32 octets per field.
     let size = 0;
     for (let i = 0; i < raw.length; i += 2) {
       size += (raw[i] as string).length + (raw[i + 1] as string).length + 32;
     }
-    const session = req.stream.session as http2.ServerHttp2Session | undefined;
+    const session = stream.session as http2.ServerHttp2Session | undefined;
     const state = session ? states.get(session) : undefined;
     if (size <= opts.maxHeaderListSize) {
       if (state) {
-        state.responses.add(res);
-        res.once("close", () => state.responses.delete(res));
+        state.responses.add(tracked);
+        tracked.once("close", () => state.responses.delete(tracked));
       }
       return true;
     }
-    req.stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+    stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
     if (session && state && ++state.oversized > MAX_OVERSIZED_HEADERS) {
       cut(session, "oversized_headers", true);
     }
     return false;
   };
+  return Object.assign(
+    (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) =>
+      admit(req.stream, req.rawHeaders, res),
+    { stream: (stream: http2.ServerHttp2Stream, raw: string[]) => admit(stream, raw, stream) },
+  );
 }

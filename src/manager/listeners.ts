@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { ConfigError } from "../common/errors.js";
 import type { Logger } from "../common/logging.js";
 import type { ManagerConfig } from "./config.js";
+import { attachFastPath, type FastPathOptions } from "./fast-path/serve.js";
 import { guardHttp2Server } from "./http2-guard.js";
 import type { Telemetry } from "./telemetry.js";
 import { createGrpcServer, createHttpServer, type TlsMaterial } from "./tls.js";
@@ -13,8 +14,10 @@ import { createTlsReloader, type TlsExpiry, type TlsReloader } from "./tls-reloa
 type AnyServer = http.Server | https.Server | http2.Http2Server | http2.Http2SecureServer;
 
 export interface ListenerHandlers {
-  /** Everything on the gRPC port (after the header-size guard). */
+  /** Everything on the gRPC port the fast path does not take (after the header-size guard). */
   grpc: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void;
+  /** ManagerService unary calls from the raw `stream` event (fast-path/); undefined = off. */
+  fastPath?: Omit<FastPathOptions, "admit">;
   /** Everything on the HTTP port. */
   http: http.RequestListener;
 }
@@ -54,16 +57,22 @@ export function createListeners(
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
   });
-  grpcServer.on("stream", (stream) => {
-    calls.add(stream);
-    stream.once("close", () => calls.delete(stream));
-  });
-  admitHeaders = guardHttp2Server(grpcServer, {
+  const guard = guardHttp2Server(grpcServer, {
     idleMs: config.admission.idleTimeoutMs,
     firstRequestMs: config.admission.firstRequestTimeoutMs,
     maxHeaderListSize: config.admission.maxHeaderListSize,
     logger,
     onClose: (reason) => telemetry.http2Closed.inc({ reason }),
+  });
+  admitHeaders = guard;
+  // Before any other 'stream' listener: the fast path takes node's one
+  // compatibility listener off and calls it for the streams it does not serve.
+  if (deps.handlers.fastPath) {
+    attachFastPath(grpcServer, { ...deps.handlers.fastPath, admit: guard.stream });
+  }
+  grpcServer.on("stream", (stream) => {
+    calls.add(stream);
+    stream.once("close", () => calls.delete(stream));
   });
   const httpServer = createHttpServer(config, tls, (req, res) => {
     if (stopping) {

@@ -5,7 +5,6 @@ import { createLogger, type Logger } from "../common/logging.js";
 import { insecureListenerProblem, type ManagerConfig } from "./config.js";
 import type { DatabaseHandle } from "./db/client.js";
 import { asStoreUnavailable } from "./db/store-errors.js";
-import { createFastUnaryHandler } from "./grpc-fast/unary-handler.js";
 import { createHttpRouter } from "./http/router.js";
 import { callContextValues, createInterceptorChain } from "./interceptors/chain.js";
 import { answerUnimplemented } from "./interceptors/not-found-goaway.js";
@@ -39,11 +38,11 @@ export interface CreateManagerOptions {
   /** Longest silence on a WatchNodes stream before a keepalive (default 15 s). */
   watchKeepaliveMs?: number;
   /**
-   * Serve ManagerService unary calls on the lean node:http2 path
-   * (grpc-fast/, same handlers and interceptors); everything else stays on connect-node.
-   * Overrides config `grpc.fast_path` (default on).
+   * Serve ManagerService unary calls on the fast path (fast-path/: raw
+   * node:http2 streams, same handlers and interceptors); everything else
+   * stays on connect-node. Overrides config `grpc.fast_path` (default on).
    */
-  fastUnaryGrpc?: boolean;
+  fastPath?: boolean;
 }
 
 /**
@@ -157,7 +156,7 @@ function portHandlers(
     domainErrorOf: asStoreUnavailable,
     logger,
   });
-  // One contract on every path (grpc-fast/ matches these): gzip only, the
+  // One contract on every path (fast-path/ matches these): gzip only, the
   // same size and deadline limits.
   const sharedProtocolOptions = {
     readMaxBytes: limits.requestMaxBytes,
@@ -185,18 +184,19 @@ function portHandlers(
     res.setHeader("grpc-accept-encoding", "gzip");
     connectGrpcHandler(req, res);
   };
-  const grpc =
-    (opts.fastUnaryGrpc ?? config.grpcFastPath)
-      ? createFastUnaryHandler({
+  // ManagerService unary calls from the raw `stream` event (listeners.ts
+  // attaches it); every other stream reaches connectGrpc.
+  const fastPath =
+    (opts.fastPath ?? config.grpcFastPath)
+      ? {
           routes: managerRoutes(services),
           interceptors,
           contextValues: callContextValues,
           readMaxBytes: limits.requestMaxBytes,
           maxTimeoutMs: config.maxTimeoutMs,
           logger,
-          fallback: connectGrpc,
-        })
-      : connectGrpc;
+        }
+      : undefined;
   const http = connectNodeAdapter({
     routes: fleetRoutes(services),
     interceptors,
@@ -213,5 +213,5 @@ function portHandlers(
       logger,
     }),
   });
-  return { grpc, http };
+  return { grpc: connectGrpc, fastPath, http };
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import http, { type IncomingMessage } from "node:http";
-import http2, { type Http2ServerRequest } from "node:http2";
+import http2, { type Http2ServerRequest, type ServerHttp2Stream } from "node:http2";
 import https from "node:https";
 import type { Socket } from "node:net";
 import type { PeerCertificate, TLSSocket } from "node:tls";
@@ -100,12 +100,20 @@ function parseSubjectAltNames(text: string): string[] {
   return out;
 }
 
+/** A raw HTTP/2 stream the fast path serves (fast-path/call.ts CallSource). */
+export interface StreamSource {
+  readonly stream: ServerHttp2Stream;
+}
+
 /** The verified peer identity of the request's TLS connection, computed once per connection. */
+
 export function peerIdentityOf(
-  req: IncomingMessage | Http2ServerRequest,
+  req: IncomingMessage | Http2ServerRequest | StreamSource,
 ): PeerIdentity | undefined {
   const socket = (
-    "stream" in req && req.stream?.session ? req.stream.session.socket : req.socket
+    "stream" in req && req.stream?.session
+      ? req.stream.session.socket
+      : (req as IncomingMessage).socket
   ) as TLSSocket | undefined;
   if (!socket || typeof socket.getPeerCertificate !== "function" || !socket.authorized) {
     return undefined;
@@ -131,9 +139,11 @@ const peers = new WeakMap<object, Peer>();
  * verified client certificate's fingerprint), computed once per connection,
  * so a heartbeat pays one WeakMap lookup for it.
  */
-export function peerOf(req: IncomingMessage | Http2ServerRequest): Peer | undefined {
+export function peerOf(req: IncomingMessage | Http2ServerRequest | StreamSource): Peer | undefined {
   const socket = (
-    "stream" in req && req.stream?.session ? req.stream.session.socket : req.socket
+    "stream" in req && req.stream?.session
+      ? req.stream.session.socket
+      : (req as IncomingMessage).socket
   ) as TLSSocket | undefined;
   if (!socket) return undefined;
   const known = peers.get(socket);

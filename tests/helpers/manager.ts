@@ -70,8 +70,8 @@ export async function startTestManager(overrides: Partial<ManagerConfig> = {}): 
 }
 
 /**
- * The two ways the gRPC port serves ManagerService: the lean node:http2 path
- * (grpc-fast/, the default) and connect-node (`grpc.fast_path: false`). Suites
+ * The two ways the gRPC port serves ManagerService: the fast path
+ * (fast-path/, the default) and connect-node (`grpc.fast_path: false`). Suites
  * of the daemon-facing contract run on both with describe.each, so they agree.
  */
 export const GRPC_PATHS = [

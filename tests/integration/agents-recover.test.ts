@@ -8,7 +8,7 @@ import { MANAGER_DEFAULTS } from "../../src/manager/config.js";
 import { nodeEvents, nodes } from "../../src/manager/db/schema/nodes.js";
 import type { Manager } from "../../src/manager/server.js";
 import { fleetClient } from "../helpers/fleet-seed.js";
-import { frame, rawGrpcRequest } from "../helpers/grpc-fast-clients.js";
+import { frame, rawGrpcRequest } from "../helpers/grpc-clients.js";
 import { startTestManager, uniqueNodeId } from "../helpers/manager.js";
 
 /**

@@ -5,6 +5,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { sql } from "drizzle-orm";
 import fc from "fast-check";
 import { expect } from "vitest";
+import { encodeGrpcFrame } from "../../src/common/grpc-frame.js";
 import type { Manager } from "../../src/manager/server.js";
 
 /**
@@ -163,14 +164,8 @@ export function rawGrpc(
   });
 }
 
-/** A gRPC length-prefixed frame. */
-export function frame(payload: Uint8Array, flags = 0, declaredLength = payload.length): Buffer {
-  const out = Buffer.alloc(5 + payload.length);
-  out[0] = flags;
-  out.writeUInt32BE(declaredLength >>> 0, 1);
-  out.set(payload, 5);
-  return out;
-}
+/** A gRPC length-prefixed frame; flags and declared length may lie (src/common/grpc-frame.ts). */
+export const frame = encodeGrpcFrame;
 
 /** Sends raw bytes on a TCP connection; resolves when the server closed it or answered, or after timeoutMs. */
 export function rawTcp(

@@ -308,7 +308,7 @@ describe.each(GRPC_PATHS)(
   },
 );
 
-describe("the lean gRPC path (fastUnaryGrpc) enforces the same identity, tokens and pushback", () => {
+describe("the fast path enforces the same identity, tokens and pushback", () => {
   const dir = tempDir("fleet-mtls-fast-");
   const suffix = Date.now().toString(36);
   const nodeA = `fast-a-${suffix}`;
@@ -326,7 +326,7 @@ describe("the lean gRPC path (fastUnaryGrpc) enforces the same identity, tokens 
         },
         admission: { ...MANAGER_DEFAULTS.admission, heartbeatsPerSecond: 1, heartbeatBurst: 1 },
       }),
-      { logger: createLogger("fast-test", "silent"), fastUnaryGrpc: true },
+      { logger: createLogger("fast-test", "silent"), fastPath: true },
     );
     await manager.start();
   });

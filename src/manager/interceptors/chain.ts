@@ -6,7 +6,7 @@ import type { ValidationLimits } from "../../common/validation.js";
 import { callPeerKey } from "../handlers/call-peer.js";
 import type { Admission } from "../services/admission.js";
 import type { Telemetry } from "../telemetry.js";
-import { peerIdentityOf, peerOf } from "../tls.js";
+import { peerIdentityOf, peerOf, type StreamSource } from "../tls.js";
 import { createRateLimitInterceptor, createShedInterceptor } from "./admission.js";
 import { createAuthInterceptor, peerIdentityKey } from "./auth.js";
 import { createErrorInterceptor, type DomainErrorOf } from "./errors.js";
@@ -71,7 +71,9 @@ export function createInterceptorChain(o: ChainOptions): Interceptor[] {
  * path alike): the client certificate's identity (auth), the HTTP/2 session
  * (the NOT_FOUND → GOAWAY rule) and the call's peer (handlers, identity watch).
  */
-export function callContextValues(req: IncomingMessage | Http2ServerRequest): ContextValues {
+export function callContextValues(
+  req: IncomingMessage | Http2ServerRequest | StreamSource,
+): ContextValues {
   return createContextValues()
     .set(peerIdentityKey, peerIdentityOf(req))
     .set(grpcSessionKey, "stream" in req ? (req.stream?.session as ServerHttp2Session) : undefined)

@@ -10,7 +10,7 @@ import {
 import type { connectNodeAdapter } from "@connectrpc/connect-node";
 import { ManagerService } from "../../../gen/manager/manager_pb.js";
 import type { Logger } from "../../common/logging.js";
-import { encodeGrpcMessage } from "../grpc-fast/protocol.js";
+import { encodeGrpcMessage } from "../fast-path/protocol.js";
 
 /** The HTTP/2 connection a gRPC call came on (undefined on the HTTP port). */
 export const grpcSessionKey = createContextKey<ServerHttp2Session | undefined>(undefined, {

@@ -17,23 +17,23 @@ import {
   ManagerService,
   ReportMetricsRequestSchema,
 } from "../../gen/manager/manager_pb.js";
-import { createFastUnaryHandler } from "../../src/manager/grpc-fast/unary-handler.js";
+import { attachFastPath } from "../../src/manager/fast-path/serve.js";
 import {
   createGrpcJsManagerClient,
   frame,
   type GrpcJsManagerClient,
   grpcJsCall,
   rawGrpcRequest,
-} from "../helpers/grpc-fast-clients.js";
+} from "../helpers/grpc-clients.js";
 
 const READ_MAX = 2048;
 const HB = "/manager.ManagerService/Heartbeat";
 
 /**
- * The lean unary path against a scripted ManagerService (no database): the
+ * The fast path against a scripted ManagerService (no database): the
  * wire protocol as connect-node, @grpc/grpc-js and a raw HTTP/2 peer see it.
  */
-describe("grpc-fast unary protocol", () => {
+describe("fast path unary protocol", () => {
   let server: http2.Http2Server;
   const sessions = new Set<http2.ServerHttp2Session>();
   let baseUrl: string;
@@ -48,7 +48,12 @@ describe("grpc-fast unary protocol", () => {
       res.header.set("x-intercepted", "yes");
       return res;
     };
-    const handler = createFastUnaryHandler({
+    // Everything the fast path does not serve goes to the request handler.
+    server = http2.createServer({}, (_req, res) => {
+      res.writeHead(404, { "content-type": "text/plain" });
+      res.end("fallback\n");
+    });
+    attachFastPath(server, {
       routes: (router: ConnectRouter) => {
         router.service(ManagerService, {
           heartbeat: async (req, ctx) => {
@@ -77,12 +82,7 @@ describe("grpc-fast unary protocol", () => {
       },
       interceptors: [record],
       readMaxBytes: READ_MAX,
-      fallback: (_req, res) => {
-        res.writeHead(404, { "content-type": "text/plain" });
-        res.end("fallback\n");
-      },
     });
-    server = http2.createServer({}, handler);
     server.on("session", (s) => {
       sessions.add(s);
       s.once("close", () => sessions.delete(s));
@@ -210,8 +210,7 @@ describe("grpc-fast unary protocol", () => {
     expect(viaJs.err?.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
 
     // A large body is refused from its length prefix, and the stream is ended.
-    const huge = Buffer.alloc(5 + 1_000_000);
-    huge.writeUInt32BE(1_000_000, 1);
+    const huge = frame(Buffer.alloc(1_000_000));
     const raw = await rawGrpcRequest(baseUrl, "/manager.ManagerService/ReportMetrics", huge);
     expect(raw.grpcStatus).toBe(Code.ResourceExhausted);
   });

@@ -12,15 +12,15 @@ import {
   createGrpcJsManagerClient,
   type GrpcJsManagerClient,
   grpcJsCall,
-} from "../helpers/grpc-fast-clients.js";
+} from "../helpers/grpc-clients.js";
 import { testManagerConfig, uniqueNodeId } from "../helpers/manager.js";
 
 /**
- * The real manager with ManagerService on the lean unary path: the daemon's
+ * The real manager with ManagerService on the fast path: the daemon's
  * client (connect-node) and @grpc/grpc-js with the original proto see the
  * same answers as on connect-node, and FleetService still works on the port.
  */
-describe("manager with fastUnaryGrpc", () => {
+describe("manager with fastPath", () => {
   let manager: Manager;
   let grpcJs: GrpcJsManagerClient;
   const readMax = 64 * 1024;
@@ -29,7 +29,7 @@ describe("manager with fastUnaryGrpc", () => {
     const base = testManagerConfig();
     manager = createManager(
       { ...base, limits: { ...base.limits, requestMaxBytes: readMax } },
-      { logger: createLogger("grpc-fast-test", "silent"), fastUnaryGrpc: true },
+      { logger: createLogger("fast-path-test", "silent"), fastPath: true },
     );
     await manager.start();
     grpcJs = createGrpcJsManagerClient(manager.grpcUrl);

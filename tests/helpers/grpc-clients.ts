@@ -2,6 +2,7 @@ import http2 from "node:http2";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
+import { encodeGrpcFrame, GRPC_FLAG_COMPRESSED } from "../../src/common/grpc-frame.js";
 import { packageRoot } from "../../src/common/package-root.js";
 
 export type GrpcJsManagerClient = grpc.Client &
@@ -106,11 +107,7 @@ export function rawGrpcRequest(
   });
 }
 
-/** A gRPC length-prefixed frame. */
+/** A gRPC length-prefixed frame (src/common/grpc-frame.ts). */
 export function frame(message: Uint8Array, compressed = false): Buffer {
-  const out = Buffer.alloc(5 + message.length);
-  out[0] = compressed ? 1 : 0;
-  out.writeUInt32BE(message.length, 1);
-  out.set(message, 5);
-  return out;
+  return encodeGrpcFrame(message, compressed ? GRPC_FLAG_COMPRESSED : 0);
 }

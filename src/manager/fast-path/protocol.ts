@@ -1,4 +1,6 @@
+import { gunzip } from "node:zlib";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { decodeGrpcFrame } from "../../common/grpc-frame.js";
 
 /** The compression this path accepts on requests (responses are always identity). */
 export const ACCEPT_ENCODING = "gzip";
@@ -66,4 +68,63 @@ export function encodeGrpcMessage(message: string): string {
 export function toStatus(err: unknown): { code: Code; message: string } {
   if (err instanceof ConnectError) return { code: err.code, message: err.rawMessage };
   return { code: Code.Internal, message: "internal error" };
+}
+
+/**
+ * The one length-prefixed message a unary gRPC request must carry, with
+ * connect-node's errors for a missing, truncated or extra message.
+ */
+export function unframeUnary(
+  body: Buffer,
+  methodName: string,
+): { payload: Buffer; compressed: boolean } {
+  if (body.length === 0) {
+    throw new ConnectError(
+      "protocol error: missing input message for unary method",
+      Code.Unimplemented,
+    );
+  }
+  const frame = decodeGrpcFrame(body);
+  if (!frame) {
+    throw new ConnectError(
+      `protocol error: incomplete envelope (${body.length} bytes) for ${methodName}`,
+      Code.InvalidArgument,
+    );
+  }
+  if (frame.payload.length < frame.declared) {
+    throw new ConnectError(
+      `protocol error: promised ${frame.declared} bytes in enveloped message, got ${frame.payload.length} bytes`,
+      Code.InvalidArgument,
+    );
+  }
+  if (frame.rest.length > 0) {
+    throw new ConnectError(
+      "protocol error: received extra input message for unary method",
+      Code.Unimplemented,
+    );
+  }
+  return { payload: frame.payload, compressed: frame.compressed };
+}
+
+/** Decompresses a gzip message, refusing output over readMaxBytes, with connect-node's errors. */
+export function gunzipBounded(
+  payload: Buffer,
+  readMaxBytes: number,
+  done: (err: ConnectError | undefined, out?: Buffer) => void,
+): void {
+  gunzip(payload, { maxOutputLength: readMaxBytes }, (err, out) => {
+    if (!err) done(undefined, out);
+    else if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") {
+      done(
+        new ConnectError(
+          `message is larger than configured readMaxBytes ${readMaxBytes} after decompression`,
+          Code.ResourceExhausted,
+        ),
+      );
+    } else {
+      done(
+        new ConnectError(`failed to decompress gzip message: ${err.message}`, Code.InvalidArgument),
+      );
+    }
+  });
 }
