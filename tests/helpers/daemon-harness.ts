@@ -75,18 +75,3 @@ export async function rowCount(manager: Manager, nodeId: string): Promise<number
     .where(eq(metrics.nodeId, nodeId));
   return Number(r?.n ?? 0);
 }
-
-/** Polls until check() is truthy or the deadline passes. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T> | T,
-  timeoutMs = 20_000,
-): Promise<NonNullable<T>> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

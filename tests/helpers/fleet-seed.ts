@@ -66,22 +66,3 @@ export async function seedNodes(db: Database, o: SeedNodesOptions): Promise<void
            now(), case when i % 3 = 0 then now() - interval '1 hour' else now() end, now()
       from generate_series(1, ${o.count}::int) as i`);
 }
-
-/** Waits for `predicate` to hold, polling every 50 ms, failing after `ms`. */
-export async function eventually<T>(
-  what: string,
-  probe: () => Promise<T>,
-  predicate: (v: T) => boolean,
-  ms = 10_000,
-): Promise<T> {
-  const until = Date.now() + ms;
-  let last: T | undefined;
-  while (Date.now() < until) {
-    last = await probe();
-    if (predicate(last)) return last;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(
-    `${what}: not true within ${ms} ms (last: ${JSON.stringify(last, (_k, v) => (typeof v === "bigint" ? String(v) : v))})`,
-  );
-}

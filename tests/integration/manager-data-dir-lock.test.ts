@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packageRoot } from "../../src/common/package-root.js";
 import { LOCK_FILE } from "../../src/manager/db/data-dir-lock.js";
 import { tempDir } from "../helpers/daemon-harness.js";
-import { waitFor } from "../helpers/manager.js";
 import { freePort } from "../helpers/private-postgres.js";
+import { waitFor } from "../helpers/wait.js";
 
 const root = packageRoot();
 

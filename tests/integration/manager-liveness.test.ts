@@ -4,7 +4,8 @@ import { createManagerClient } from "../../src/daemon/transport/client.js";
 import { MANAGER_DEFAULTS, type ManagerConfig } from "../../src/manager/config.js";
 import { nodeEvents, nodes } from "../../src/manager/db/schema/nodes.js";
 import type { Manager } from "../../src/manager/server.js";
-import { startTestManager, testDatabaseConfig, uniqueNodeId, waitFor } from "../helpers/manager.js";
+import { startTestManager, testDatabaseConfig, uniqueNodeId } from "../helpers/manager.js";
+import { waitFor } from "../helpers/wait.js";
 
 /** Liveness options; mass-miss suspicion is off unless a test turns it on. */
 const liveness = (over: Partial<ManagerConfig["liveness"]>): ManagerConfig["liveness"] => ({

@@ -19,7 +19,8 @@ import { rowsOf } from "../../src/manager/db/queries/nodes.js";
 import { listDailyPartitions, partitionName } from "../../src/manager/db/queries/partitions.js";
 import { metrics } from "../../src/manager/db/schema/metrics.js";
 import type { Manager } from "../../src/manager/server.js";
-import { startTestManager, testDatabaseConfig, uniqueNodeId, waitFor } from "../helpers/manager.js";
+import { startTestManager, testDatabaseConfig, uniqueNodeId } from "../helpers/manager.js";
+import { waitFor } from "../helpers/wait.js";
 
 const PROMTOOL = ["/usr/bin/promtool", "/usr/local/bin/promtool"].find((p) => existsSync(p));
 const DAY = 86_400_000;

@@ -14,13 +14,14 @@ import {
   spooledSamples,
   testDaemonConfig,
 } from "../helpers/daemon-harness.js";
-import { startTestManager, testManagerConfig, uniqueNodeId, waitFor } from "../helpers/manager.js";
+import { startTestManager, testManagerConfig, uniqueNodeId } from "../helpers/manager.js";
 import {
   freePort,
   type PrivatePostgres,
   privatePostgresAvailable,
   startPrivatePostgres,
 } from "../helpers/private-postgres.js";
+import { waitFor } from "../helpers/wait.js";
 
 /**
  * A real PostgreSQL restart (`pg_ctl stop -m fast`, then start) under running

@@ -7,7 +7,8 @@ import { createManagerClient, type ManagerClient } from "../../src/daemon/transp
 import { MANAGER_DEFAULTS } from "../../src/manager/config.js";
 import { metrics } from "../../src/manager/db/schema/metrics.js";
 import type { Manager } from "../../src/manager/server.js";
-import { startTestManager, testDatabaseConfig, uniqueNodeId, waitFor } from "../helpers/manager.js";
+import { startTestManager, testDatabaseConfig, uniqueNodeId } from "../helpers/manager.js";
+import { waitFor } from "../helpers/wait.js";
 
 const sharedDb = testDatabaseConfig().databaseUrl;
 

@@ -10,8 +10,9 @@ import { packageRoot } from "../../src/common/package-root.js";
 import { createManagerClient } from "../../src/daemon/transport/client.js";
 import { createFleetClient } from "../../src/fleetctl/client.js";
 import { tempDir } from "../helpers/daemon-harness.js";
-import { uniqueNodeId, waitFor } from "../helpers/manager.js";
+import { uniqueNodeId } from "../helpers/manager.js";
 import { freePort } from "../helpers/private-postgres.js";
+import { waitFor } from "../helpers/wait.js";
 
 const root = packageRoot();
 

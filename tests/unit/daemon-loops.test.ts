@@ -18,8 +18,8 @@ import { createReporter, runReportLoop } from "../../src/daemon/loops/report.js"
 import { type ClockStep, createSampleClock } from "../../src/daemon/loops/sample-clock.js";
 import { jitter, reconnectDelayMs } from "../../src/daemon/loops/timing.js";
 import { openSpool } from "../../src/daemon/spool/spool.js";
-import { waitFor } from "../helpers/daemon-harness.js";
 import { createFakeClock } from "../helpers/fake-clock.js";
+import { waitFor } from "../helpers/wait.js";
 
 const silent = pino({ level: "silent" });
 
