@@ -2,12 +2,9 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { eq, sql } from "drizzle-orm";
 import { pino } from "pino";
 import type { Logger } from "../../src/common/logging.js";
 import { DAEMON_DEFAULTS, type DaemonConfig } from "../../src/daemon/config.js";
-import { metrics } from "../../src/manager/db/schema/metrics.js";
-import type { Manager } from "../../src/manager/server.js";
 
 export const tempDir = (prefix = "fleet-daemon-") => mkdtempSync(join(tmpdir(), prefix));
 
@@ -67,11 +64,3 @@ export function memoryLogger(): { logger: Logger; events: LogEvent[] } {
 /** Samples the daemon said it spooled (`spooled` debug events). */
 export const spooledSamples = (events: readonly LogEvent[]) =>
   events.filter((e) => e.msg === "spooled").reduce((n, e) => n + Number(e.samples), 0);
-
-export async function rowCount(manager: Manager, nodeId: string): Promise<number> {
-  const [r] = await manager.database.db
-    .select({ n: sql<number>`count(*)::int` })
-    .from(metrics)
-    .where(eq(metrics.nodeId, nodeId));
-  return Number(r?.n ?? 0);
-}

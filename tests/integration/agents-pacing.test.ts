@@ -1,4 +1,4 @@
-import { Code, ConnectError } from "@connectrpc/connect";
+import { Code } from "@connectrpc/connect";
 import { asc, eq, inArray, sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createManagerClient, type ManagerClient } from "../../src/daemon/transport/client.js";
@@ -8,6 +8,7 @@ import { nodeEvents, nodes } from "../../src/manager/db/schema/nodes.js";
 import type { Manager } from "../../src/manager/server.js";
 import { fleetClient } from "../helpers/fleet-seed.js";
 import { startTestManager, testDatabaseConfig, uniqueNodeId } from "../helpers/manager.js";
+import { errorOf } from "../helpers/rpc.js";
 
 /** Liveness options; mass-miss suspicion is off and the timer never fires (sweeps are called). */
 const liveness = (over: Partial<ManagerConfig["liveness"]> = {}): ManagerConfig["liveness"] => ({
@@ -226,12 +227,9 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
   it("refuses an absurd heartbeat interval with INVALID_ARGUMENT naming the field", async () => {
     await withManager({ liveness: liveness() }, async (m) => {
       const nodeId = uniqueNodeId("absurd");
-      const err = await clientOf(m)
-        .registerNode({ nodeId, heartbeatIntervalSeconds: 2_000_000_000 })
-        .then(
-          () => undefined,
-          (e: unknown) => ConnectError.from(e),
-        );
+      const err = await errorOf(
+        clientOf(m).registerNode({ nodeId, heartbeatIntervalSeconds: 2_000_000_000 }),
+      );
       expect(err?.code).toBe(Code.InvalidArgument);
       expect(err?.rawMessage).toBe(
         "heartbeat_interval_seconds: must be 0 (not said) to 86400, got 2000000000",
@@ -302,12 +300,7 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
           ),
         });
         // Gone means NOT_FOUND for the API, and a daemon still running registers again.
-        const err = await fleetClient(m)
-          .getNode({ nodeId: gone })
-          .then(
-            () => undefined,
-            (e: unknown) => ConnectError.from(e),
-          );
+        const err = await errorOf(fleetClient(m).getNode({ nodeId: gone }));
         expect(err?.code).toBe(Code.NotFound);
       },
     );

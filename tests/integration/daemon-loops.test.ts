@@ -9,12 +9,12 @@ import { nodeEvents, nodes } from "../../src/manager/db/schema/nodes.js";
 import type { Manager } from "../../src/manager/server.js";
 import {
   memoryLogger,
-  rowCount,
   spooledSamples,
   tempDir,
   testDaemonConfig,
 } from "../helpers/daemon-harness.js";
 import { startTestManager, testDatabaseConfig, uniqueNodeId } from "../helpers/manager.js";
+import { rowCount } from "../helpers/rows.js";
 import { waitFor } from "../helpers/wait.js";
 
 /** The daemon runs 1 s loops; a loaded machine may take a while to show their effect. */

@@ -1,4 +1,4 @@
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,15 +12,7 @@ import type { Manager } from "../../src/manager/server.js";
 import { createManager } from "../../src/manager/server.js";
 import { fleetClient, seedNodes, startFleetManager } from "../helpers/fleet-seed.js";
 import { testManagerConfig, uniqueNodeId } from "../helpers/manager.js";
-
-const codeOf = async (p: Promise<unknown>) => {
-  try {
-    await p;
-  } catch (err) {
-    return ConnectError.from(err).code;
-  }
-  return "ok";
-};
+import { codeOf } from "../helpers/rpc.js";
 
 describe("FleetService query API (Connect protocol on the HTTP port)", () => {
   let manager: Manager;

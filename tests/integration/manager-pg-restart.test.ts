@@ -1,4 +1,4 @@
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -8,12 +8,7 @@ import { createManagerClient, type ManagerClient } from "../../src/daemon/transp
 import { MANAGER_DEFAULTS, type ManagerConfig } from "../../src/manager/config.js";
 import { createManager, type Manager } from "../../src/manager/server.js";
 import { SWEEPER_LEASE } from "../../src/manager/services/liveness.js";
-import {
-  memoryLogger,
-  rowCount,
-  spooledSamples,
-  testDaemonConfig,
-} from "../helpers/daemon-harness.js";
+import { memoryLogger, spooledSamples, testDaemonConfig } from "../helpers/daemon-harness.js";
 import { startTestManager, testManagerConfig, uniqueNodeId } from "../helpers/manager.js";
 import {
   freePort,
@@ -21,6 +16,8 @@ import {
   privatePostgresAvailable,
   startPrivatePostgres,
 } from "../helpers/private-postgres.js";
+import { rowCount } from "../helpers/rows.js";
+import { errorOf } from "../helpers/rpc.js";
 import { waitFor } from "../helpers/wait.js";
 
 /**
@@ -65,12 +62,6 @@ describe.skipIf(!privatePostgresAvailable())("PostgreSQL restart under the manag
     agentVersion: "",
   });
 
-  const failure = (call: () => Promise<unknown>) =>
-    call().then(
-      () => undefined,
-      (e: unknown) => ConnectError.from(e),
-    );
-
   /** Every method of both services, as a daemon and a person would call it. */
   const everyMethod = (manager: Manager, client: ManagerClient, known: string) => {
     const fleet = createClient(FleetService, createGrpcTransport({ baseUrl: manager.grpcUrl }));
@@ -106,7 +97,7 @@ describe.skipIf(!privatePostgresAvailable())("PostgreSQL restart under the manag
     for (const [name, call] of Object.entries(methods)) {
       // A heartbeat is coalesced in memory; it answers UNAVAILABLE once a flush has failed.
       const err = await waitFor(`${name} UNAVAILABLE`, async () => {
-        const e = await failure(call);
+        const e = await errorOf(call());
         return e?.code === Code.Unavailable ? e : false;
       });
       // Ingest names the rows it could not store; everything else the store's failure code.
@@ -127,7 +118,7 @@ describe.skipIf(!privatePostgresAvailable())("PostgreSQL restart under the manag
     const methods = everyMethod(manager, client, known);
     for (const [name, call] of Object.entries(methods)) {
       if (name === "deleteNode" || name === "getNode") continue;
-      await waitFor(`${name} OK again`, async () => (await failure(call)) === undefined, {
+      await waitFor(`${name} OK again`, async () => (await errorOf(call())) === undefined, {
         timeoutMs: 15_000,
         intervalMs: 100,
       });

@@ -1,11 +1,12 @@
 import net from "node:net";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { FleetService } from "../../gen/fleet/v1/fleet_pb.js";
 import { createManagerClient } from "../../src/daemon/transport/client.js";
 import type { Manager } from "../../src/manager/server.js";
 import { startTestManager, uniqueNodeId } from "../helpers/manager.js";
+import { errorOf } from "../helpers/rpc.js";
 
 /**
  * A TCP relay to PostgreSQL that can be cut and restored on the same port, so
@@ -85,10 +86,7 @@ describe.skipIf(!databaseUrl)("database outage (PostgreSQL)", () => {
       () => client.registerNode(reg(uniqueNodeId("down"))),
       () => fleet.getNode({ nodeId: "missing" }),
     ]) {
-      const err = await call().then(
-        () => undefined,
-        (e: unknown) => ConnectError.from(e),
-      );
+      const err = await errorOf(call());
       expect(err?.code, err?.message).toBe(Code.Unavailable);
       expect(err?.rawMessage).toMatch(/^database unavailable \(\w+\); retry later$/);
     }
