@@ -5,7 +5,11 @@ import { createLogger } from "../../src/common/logging.js";
 import { MANAGER_DEFAULTS, type ManagerConfig } from "../../src/manager/config.js";
 import { openDatabase } from "../../src/manager/db/client.js";
 import { runMigrations } from "../../src/manager/db/migrate.js";
-import { createManager, type Manager } from "../../src/manager/server.js";
+import {
+  type CreateManagerOptions,
+  createManager,
+  type Manager,
+} from "../../src/manager/server.js";
 
 /** The database for this test file: the shared PostgreSQL one, or a fresh in-memory PGlite. */
 export function testDatabaseConfig(): Pick<ManagerConfig, "databaseUrl" | "dataDir"> {
@@ -57,13 +61,17 @@ export function testManagerConfig(overrides: Partial<ManagerConfig> = {}): Manag
 }
 
 /** Starts a real manager; call stop() in afterAll. */
-export async function startTestManager(overrides: Partial<ManagerConfig> = {}): Promise<Manager> {
+export async function startTestManager(
+  overrides: Partial<ManagerConfig> = {},
+  options: CreateManagerOptions = {},
+): Promise<Manager> {
   const config = testManagerConfig(overrides);
   const manager = createManager(config, {
     logger: createLogger(
       "fleet-manager-test",
       process.env.TEST_LOG_LEVEL === "debug" ? "debug" : "silent",
     ),
+    ...options,
   });
   await manager.start();
   return manager;

@@ -144,12 +144,12 @@ describe("operations: /healthz, /readyz, /metrics, grpc.health.v1", () => {
     const method = 'method="fleet.v1.FleetService/WatchNodes"';
     const scrape = async () => (await fetch(`${manager.httpUrl}/metrics`)).text();
     const ctl = new AbortController();
+    let opened = false;
     const open = (async () => {
-      for await (const _ of fleet.watchNodes({}, { signal: ctl.signal })) {
-      }
+      for await (const _ of fleet.watchNodes({}, { signal: ctl.signal })) opened = true;
     })().catch(() => undefined);
-    // Open: not counted yet.
-    await new Promise((r) => setTimeout(r, 300));
+    // Open (its first keepalive arrived): not counted yet.
+    await waitFor("the stream's opening keepalive", () => opened);
     expect(await scrape()).not.toContain(`fleet_rpc_requests_total{${method}`);
     ctl.abort();
     await open;
