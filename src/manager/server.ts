@@ -34,7 +34,7 @@ import { createObserveInterceptor } from "./interceptors/observe.js";
 import { createValidateInterceptor } from "./interceptors/validate.js";
 import { createOpsHttpHandler } from "./ops-http.js";
 import { fleetRoutes, healthRoutes, managerRoutes, type Services } from "./routes.js";
-import { createAdmission } from "./services/admission.js";
+import { type Admission, createAdmission } from "./services/admission.js";
 import { createFleetHistoryService } from "./services/fleet-history.js";
 import { createFleetQueryService } from "./services/fleet-query.js";
 import { createHeartbeatBatcher, type HeartbeatBatcher } from "./services/heartbeat-batcher.js";
@@ -81,6 +81,7 @@ export interface ManagerRuntime {
   pacing: Pacing;
   telemetry: Telemetry;
   serving: ServingState;
+  admission: Admission;
 }
 
 export interface CreateManagerOptions {
@@ -95,6 +96,8 @@ export interface CreateManagerOptions {
    * Overrides config `grpc.fast_path` (default on).
    */
   fastUnaryGrpc?: boolean;
+  /** The per-node rate limiter's clock, monotonic ms (default the real one); tests move a fake one. */
+  rateLimitClock?: () => number;
 }
 
 /** Builds a manager from config; main.ts and the tests both use this. */
@@ -236,7 +239,8 @@ export function createManager(
         flushHeartbeats: () => heartbeats.flush(),
         restartPushbackMs: config.admission.pushbackMinMs + config.admission.pushbackSpreadMs,
       });
-      runtime = { liveness, heartbeats, ingest, retention, pacing, telemetry, serving };
+      const admission = createAdmission(config.admission, opts.rateLimitClock);
+      runtime = { liveness, heartbeats, ingest, retention, pacing, telemetry, serving, admission };
 
       const notFoundGoaway = createNotFoundGoaway({
         after: config.grpcGoawayAfterNotFound,
@@ -260,7 +264,6 @@ export function createManager(
         webRoot: join(packageRoot(), "dist", "web"),
         logger,
       });
-      const admission = createAdmission(config.admission);
       // Outermost first: count every RPC with its final code, shed beyond the
       // in-flight cap, map errors, authenticate, validate, then rate-limit per node.
       const interceptors = [
