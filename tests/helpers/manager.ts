@@ -77,6 +77,31 @@ export async function startTestManager(
   return manager;
 }
 
+/** Runs `body` against a fresh manager and always stops it (only one sweeper per database). */
+export async function withTestManager(
+  overrides: Partial<ManagerConfig>,
+  body: (m: Manager) => Promise<void>,
+): Promise<void> {
+  const m = await startTestManager(overrides);
+  try {
+    await body(m);
+  } finally {
+    await m.stop();
+  }
+}
+
+/** A RegisterNode request with every field a daemon sends (values plain). */
+export const registration = (nodeId: string) => ({
+  nodeId,
+  hostname: "h",
+  ip: "",
+  os: "linux",
+  arch: "x64",
+  labels: {},
+  daemonVersion: "1",
+  agentVersion: "",
+});
+
 /**
  * The two ways the gRPC port serves ManagerService: the lean node:http2 path
  * (grpc-fast/, the default) and connect-node (`grpc.fast_path: false`). Suites

@@ -7,7 +7,12 @@ import { metrics } from "../../src/manager/db/schema/metrics.js";
 import { nodeEvents, nodes } from "../../src/manager/db/schema/nodes.js";
 import type { Manager } from "../../src/manager/server.js";
 import { fleetClient } from "../helpers/fleet-seed.js";
-import { startTestManager, testDatabaseConfig, uniqueNodeId } from "../helpers/manager.js";
+import {
+  startTestManager,
+  testDatabaseConfig,
+  uniqueNodeId,
+  withTestManager,
+} from "../helpers/manager.js";
 import { errorOf } from "../helpers/rpc.js";
 
 /** Liveness options; mass-miss suspicion is off and the timer never fires (sweeps are called). */
@@ -17,15 +22,6 @@ const liveness = (over: Partial<ManagerConfig["liveness"]> = {}): ManagerConfig[
   sweepIntervalMs: 600_000,
   ...over,
 });
-
-async function withManager(overrides: Partial<ManagerConfig>, body: (m: Manager) => Promise<void>) {
-  const m = await startTestManager(overrides);
-  try {
-    await body(m);
-  } finally {
-    await m.stop();
-  }
-}
 
 const rowOf = async (m: Manager, nodeId: string) =>
   (await m.database.db.select().from(nodes).where(eq(nodes.nodeId, nodeId)))[0];
@@ -49,7 +45,7 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
   });
 
   it("honours the daemon's interval over the manager's default, and shows interval and grace on GetNode", async () => {
-    await withManager({ liveness: liveness() }, async (m) => {
+    await withTestManager({ liveness: liveness() }, async (m) => {
       const client = clientOf(m);
       const fast = uniqueNodeId("fast");
       const legacy = uniqueNodeId("legacy");
@@ -75,7 +71,7 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
   });
 
   it("a large fleet is slowed down: the floor is nodes / max_per_second", async () => {
-    await withManager(
+    await withTestManager(
       {
         heartbeat: { ...MANAGER_DEFAULTS.heartbeat, maxPerSecond: 2 },
         liveness: liveness(),
@@ -103,7 +99,7 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
   });
 
   it("grace follows the cadence a node really keeps (a legacy daemon that ignores the answer does not flap)", async () => {
-    await withManager({ liveness: liveness() }, async (m) => {
+    await withTestManager({ liveness: liveness() }, async (m) => {
       const client = clientOf(m);
       // Asked for 60 s (default), it keeps 100 s: grace 3 × 100 s, not 180 s.
       const slow = uniqueNodeId("cadence");
@@ -149,7 +145,7 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
   });
 
   it("a 2 s node goes offline after 3 × 2 s, while the restart hold keeps a 60 s node online (per node)", async () => {
-    await withManager({ liveness: liveness() }, async (m) => {
+    await withTestManager({ liveness: liveness() }, async (m) => {
       const client = clientOf(m);
       const fast = uniqueNodeId("hold-fast");
       const slow = uniqueNodeId("hold-slow");
@@ -196,7 +192,7 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
   });
 
   it("RegisterNode makes an offline node online at once, with an online event saying it re-registered", async () => {
-    await withManager({ liveness: liveness() }, async (m) => {
+    await withTestManager({ liveness: liveness() }, async (m) => {
       const client = clientOf(m);
       const nodeId = uniqueNodeId("rereg");
       await client.registerNode({ nodeId, labels: { env: "prod", role: "web" } });
@@ -225,7 +221,7 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
   });
 
   it("refuses an absurd heartbeat interval with INVALID_ARGUMENT naming the field", async () => {
-    await withManager({ liveness: liveness() }, async (m) => {
+    await withTestManager({ liveness: liveness() }, async (m) => {
       const nodeId = uniqueNodeId("absurd");
       const err = await errorOf(
         clientOf(m).registerNode({ nodeId, heartbeatIntervalSeconds: 2_000_000_000 }),
@@ -239,7 +235,7 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
   });
 
   it("forgets nodes offline longer than forget_after, and ephemeral ones sooner; a deleted event says why", async () => {
-    await withManager(
+    await withTestManager(
       { liveness: liveness({ forgetAfterSeconds: 7 * 86_400, ephemeralForgetAfterSeconds: 300 }) },
       async (m) => {
         const client = clientOf(m);
@@ -307,7 +303,7 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
   });
 
   it("forget_after is off by default", async () => {
-    await withManager({ liveness: liveness() }, async (m) => {
+    await withTestManager({ liveness: liveness() }, async (m) => {
       const nodeId = uniqueNodeId("stays");
       await clientOf(m).registerNode({ nodeId });
       // A registration is also written by the next heartbeat flush (its peer and

@@ -4,7 +4,12 @@ import { createManagerClient } from "../../src/daemon/transport/client.js";
 import { MANAGER_DEFAULTS, type ManagerConfig } from "../../src/manager/config.js";
 import { nodeEvents, nodes } from "../../src/manager/db/schema/nodes.js";
 import type { Manager } from "../../src/manager/server.js";
-import { startTestManager, testDatabaseConfig, uniqueNodeId } from "../helpers/manager.js";
+import {
+  startTestManager,
+  testDatabaseConfig,
+  uniqueNodeId,
+  withTestManager,
+} from "../helpers/manager.js";
 import { waitFor } from "../helpers/wait.js";
 
 /** Liveness options; mass-miss suspicion is off unless a test turns it on. */
@@ -13,16 +18,6 @@ const liveness = (over: Partial<ManagerConfig["liveness"]>): ManagerConfig["live
   massMissMinNodes: 1_000_000,
   ...over,
 });
-
-/** Runs `body` against a fresh manager and always stops it (only one sweeper per database). */
-async function withManager(overrides: Partial<ManagerConfig>, body: (m: Manager) => Promise<void>) {
-  const m = await startTestManager(overrides);
-  try {
-    await body(m);
-  } finally {
-    await m.stop();
-  }
-}
 
 /**
  * Sets last_seen by hand, after the pending heartbeat flush (a registration is
@@ -56,7 +51,7 @@ describe("liveness", () => {
   });
 
   it("a node with a short grace period goes offline, then online again; events say why", async () => {
-    await withManager(
+    await withTestManager(
       {
         heartbeatIntervalSeconds: 1,
         heartbeat: { ...MANAGER_DEFAULTS.heartbeat, flushIntervalMs: 100 },
@@ -91,7 +86,7 @@ describe("liveness", () => {
   });
 
   it("after a restart nobody goes offline before a full grace period and the longest pushback have passed", async () => {
-    await withManager(
+    await withTestManager(
       {
         heartbeatIntervalSeconds: 20,
         liveness: liveness({ sweepIntervalMs: 600_000 }),
@@ -125,7 +120,7 @@ describe("liveness", () => {
   });
 
   it("when most of the fleet goes silent at once, the manager suspects itself and holds", async () => {
-    await withManager(
+    await withTestManager(
       {
         heartbeatIntervalSeconds: 20,
         liveness: liveness({
@@ -169,7 +164,7 @@ describe("liveness", () => {
   });
 
   it("a node that flips too often is flapping, with hysteresis", async () => {
-    await withManager(
+    await withTestManager(
       {
         heartbeatIntervalSeconds: 20,
         liveness: liveness({
@@ -214,7 +209,7 @@ describe("liveness", () => {
   });
 
   it("heartbeats are coalesced into one write per flush, with the daemon's clock skew", async () => {
-    await withManager(
+    await withTestManager(
       { heartbeat: { ...MANAGER_DEFAULTS.heartbeat, flushIntervalMs: 1000 } },
       async (m) => {
         const client = createManagerClient({ address: m.grpcUrl, timeoutMs: 10_000, retry: false });
@@ -258,7 +253,7 @@ describe("liveness", () => {
   });
 
   it("asks for a longer heartbeat interval as the fleet grows (nodes / max_per_second)", async () => {
-    await withManager(
+    await withTestManager(
       {
         heartbeatIntervalSeconds: 1,
         heartbeat: { ...MANAGER_DEFAULTS.heartbeat, maxPerSecond: 2 },
@@ -285,7 +280,7 @@ describe("liveness", () => {
   });
 
   it("records node counts by status for /metrics", async () => {
-    await withManager({}, async (m) => {
+    await withTestManager({}, async (m) => {
       const [byDb] = await m.database.db
         .select({ n: count() })
         .from(nodes)

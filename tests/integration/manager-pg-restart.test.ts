@@ -9,7 +9,12 @@ import { MANAGER_DEFAULTS, type ManagerConfig } from "../../src/manager/config.j
 import { createManager, type Manager } from "../../src/manager/server.js";
 import { SWEEPER_LEASE } from "../../src/manager/services/liveness.js";
 import { memoryLogger, spooledSamples, testDaemonConfig } from "../helpers/daemon-harness.js";
-import { startTestManager, testManagerConfig, uniqueNodeId } from "../helpers/manager.js";
+import {
+  registration,
+  startTestManager,
+  testManagerConfig,
+  uniqueNodeId,
+} from "../helpers/manager.js";
 import {
   freePort,
   type PrivatePostgres,
@@ -51,23 +56,12 @@ describe.skipIf(!privatePostgresAvailable())("PostgreSQL restart under the manag
     shutdown: { timeoutMs: 2_000 },
   });
 
-  const reg = (nodeId: string) => ({
-    nodeId,
-    hostname: "h",
-    ip: "",
-    os: "linux",
-    arch: "x64",
-    labels: {},
-    daemonVersion: "1",
-    agentVersion: "",
-  });
-
   /** Every method of both services, as a daemon and a person would call it. */
   const everyMethod = (manager: Manager, client: ManagerClient, known: string) => {
     const fleet = createClient(FleetService, createGrpcTransport({ baseUrl: manager.grpcUrl }));
     const now = BigInt(Math.floor(Date.now() / 1000));
     return {
-      registerNode: () => client.registerNode(reg(uniqueNodeId("pgr"))),
+      registerNode: () => client.registerNode(registration(uniqueNodeId("pgr"))),
       heartbeat: () => client.heartbeat({ nodeId: known, timestamp: now }),
       reportMetrics: () =>
         client.reportMetrics({
@@ -138,7 +132,7 @@ describe.skipIf(!privatePostgresAvailable())("PostgreSQL restart under the manag
       retry: false,
     });
     const known = uniqueNodeId("pgr-known");
-    await client.registerNode(reg(known));
+    await client.registerNode(registration(known));
     const daemonId = uniqueNodeId("pgr-daemon");
     const { logger, events } = memoryLogger();
     const daemon = createDaemon(testDaemonConfig(manager.grpcUrl, daemonId), { logger });
@@ -196,7 +190,7 @@ describe.skipIf(!privatePostgresAvailable())("PostgreSQL restart under the manag
       const known = uniqueNodeId("pgr2");
       const ca = createManagerClient({ address: a.grpcUrl, timeoutMs: 10_000, retry: false });
       const cb = createManagerClient({ address: b.grpcUrl, timeoutMs: 10_000, retry: false });
-      await ca.registerNode(reg(known));
+      await ca.registerNode(registration(known));
       await waitFor(
         "one sweeping replica",
         () => a.runtime.liveness.isLeader() !== b.runtime.liveness.isLeader(),

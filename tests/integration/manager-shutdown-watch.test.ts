@@ -10,7 +10,7 @@ import { packageRoot } from "../../src/common/package-root.js";
 import { createManagerClient } from "../../src/daemon/transport/client.js";
 import { createFleetClient } from "../../src/fleetctl/client.js";
 import { tempDir } from "../helpers/daemon-harness.js";
-import { uniqueNodeId } from "../helpers/manager.js";
+import { registration, uniqueNodeId } from "../helpers/manager.js";
 import { freePort } from "../helpers/private-postgres.js";
 import { waitFor } from "../helpers/wait.js";
 
@@ -79,16 +79,9 @@ describe("shutdown with watchers (real processes)", () => {
       return m;
     };
     const register = (nodeId: string) =>
-      createManagerClient({ address: grpc, timeoutMs: 5_000, retry: false }).registerNode({
-        nodeId,
-        hostname: "h",
-        ip: "",
-        os: "linux",
-        arch: "x64",
-        labels: {},
-        daemonVersion: "1",
-        agentVersion: "",
-      });
+      createManagerClient({ address: grpc, timeoutMs: 5_000, retry: false }).registerNode(
+        registration(nodeId),
+      );
 
     const manager = await startManager();
     const watcher = run(["src/fleetctl/main.ts", "--server", http, "--json", "watch"]);

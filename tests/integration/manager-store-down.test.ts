@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { FleetService } from "../../gen/fleet/v1/fleet_pb.js";
 import { createManagerClient } from "../../src/daemon/transport/client.js";
 import type { Manager } from "../../src/manager/server.js";
-import { startTestManager, uniqueNodeId } from "../helpers/manager.js";
+import { registration, startTestManager, uniqueNodeId } from "../helpers/manager.js";
 import { errorOf } from "../helpers/rpc.js";
 
 /**
@@ -61,17 +61,6 @@ describe.skipIf(!databaseUrl)("database outage (PostgreSQL)", () => {
     await relay.down();
   });
 
-  const reg = (nodeId: string) => ({
-    nodeId,
-    hostname: "h",
-    ip: "",
-    os: "linux",
-    arch: "x64",
-    labels: {},
-    daemonVersion: "1",
-    agentVersion: "",
-  });
-
   it("answers UNAVAILABLE while the database is unreachable, and recovers after", async () => {
     const client = createManagerClient({
       address: manager.grpcUrl,
@@ -79,11 +68,11 @@ describe.skipIf(!databaseUrl)("database outage (PostgreSQL)", () => {
       retry: false,
     });
     const fleet = createClient(FleetService, createGrpcTransport({ baseUrl: manager.grpcUrl }));
-    await client.registerNode(reg(uniqueNodeId("down")));
+    await client.registerNode(registration(uniqueNodeId("down")));
 
     await relay.down();
     for (const call of [
-      () => client.registerNode(reg(uniqueNodeId("down"))),
+      () => client.registerNode(registration(uniqueNodeId("down"))),
       () => fleet.getNode({ nodeId: "missing" }),
     ]) {
       const err = await errorOf(call());
@@ -93,7 +82,7 @@ describe.skipIf(!databaseUrl)("database outage (PostgreSQL)", () => {
 
     await relay.up();
     const back = uniqueNodeId("down");
-    await expect(client.registerNode(reg(back))).resolves.toMatchObject({ success: true });
+    await expect(client.registerNode(registration(back))).resolves.toMatchObject({ success: true });
     await expect(fleet.getNode({ nodeId: back })).resolves.toMatchObject({
       node: { nodeId: back },
     });
