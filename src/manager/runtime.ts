@@ -31,6 +31,7 @@ export interface ManagerRuntime {
   pacing: Pacing;
   telemetry: Telemetry;
   serving: ServingState;
+  admission: Admission;
 }
 
 export interface RuntimeOptions {
@@ -42,6 +43,8 @@ export interface RuntimeOptions {
   watchPollIntervalMs?: number | undefined;
   /** Longest silence on a WatchNodes stream before a keepalive (default 15 s). */
   watchKeepaliveMs?: number | undefined;
+  /** The per-node rate limiter's clock, monotonic ms (default the real one). */
+  rateLimitClock?: (() => number) | undefined;
 }
 
 /**
@@ -174,13 +177,14 @@ async function assemble(
       ...(opts.watchKeepaliveMs ? { keepaliveMs: opts.watchKeepaliveMs } : {}),
     }),
   };
+  const admission = createAdmission(config.admission, opts.rateLimitClock);
   return {
     database,
     limits,
     services,
-    admission: createAdmission(config.admission),
+    admission,
     goaway,
-    background: { liveness, heartbeats, ingest, retention, pacing, telemetry, serving },
+    background: { liveness, heartbeats, ingest, retention, pacing, telemetry, serving, admission },
     async start() {
       heartbeats.start();
       retention.start();

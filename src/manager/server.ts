@@ -43,6 +43,8 @@ export interface CreateManagerOptions {
    * stays on connect-node. Overrides config `grpc.fast_path` (default on).
    */
   fastPath?: boolean;
+  /** The per-node rate limiter's clock, monotonic ms (default the real one); tests move a fake one. */
+  rateLimitClock?: () => number;
 }
 
 /**
@@ -95,6 +97,7 @@ export function createManager(
         serving,
         watchPollIntervalMs: opts.watchPollIntervalMs,
         watchKeepaliveMs: opts.watchKeepaliveMs,
+        rateLimitClock: opts.rateLimitClock,
       });
       runtime = rt;
       listeners = createListeners(config, tls, {

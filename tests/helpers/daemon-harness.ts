@@ -2,12 +2,9 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Writable } from "node:stream";
-import { eq, sql } from "drizzle-orm";
 import { pino } from "pino";
 import type { Logger } from "../../src/common/logging.js";
 import { DAEMON_DEFAULTS, type DaemonConfig } from "../../src/daemon/config.js";
-import { metrics } from "../../src/manager/db/schema/metrics.js";
-import type { Manager } from "../../src/manager/server.js";
 
 export const tempDir = (prefix = "fleet-daemon-") => mkdtempSync(join(tmpdir(), prefix));
 
@@ -67,26 +64,3 @@ export function memoryLogger(): { logger: Logger; events: LogEvent[] } {
 /** Samples the daemon said it spooled (`spooled` debug events). */
 export const spooledSamples = (events: readonly LogEvent[]) =>
   events.filter((e) => e.msg === "spooled").reduce((n, e) => n + Number(e.samples), 0);
-
-export async function rowCount(manager: Manager, nodeId: string): Promise<number> {
-  const [r] = await manager.database.db
-    .select({ n: sql<number>`count(*)::int` })
-    .from(metrics)
-    .where(eq(metrics.nodeId, nodeId));
-  return Number(r?.n ?? 0);
-}
-
-/** Polls until check() is truthy or the deadline passes. */
-export async function waitFor<T>(
-  what: string,
-  check: () => Promise<T> | T,
-  timeoutMs = 20_000,
-): Promise<NonNullable<T>> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v) return v as NonNullable<T>;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

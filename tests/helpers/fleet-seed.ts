@@ -2,23 +2,17 @@ import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { sql } from "drizzle-orm";
 import { FleetService } from "../../gen/fleet/v1/fleet_pb.js";
-import { createLogger } from "../../src/common/logging.js";
 import type { ManagerConfig } from "../../src/manager/config.js";
 import type { Database } from "../../src/manager/db/client.js";
-import { createManager, type Manager } from "../../src/manager/server.js";
-import { testManagerConfig } from "./manager.js";
+import type { CreateManagerOptions, Manager } from "../../src/manager/server.js";
+import { startTestManager } from "./manager.js";
 
 /** A real manager whose WatchNodes polls every 100 ms, so tests see events quickly. */
-export async function startFleetManager(overrides: Partial<ManagerConfig> = {}): Promise<Manager> {
-  const manager = createManager(testManagerConfig(overrides), {
-    logger: createLogger(
-      "fleet-manager-test",
-      process.env.TEST_LOG_LEVEL === "debug" ? "debug" : "silent",
-    ),
-    watchPollIntervalMs: 100,
-  });
-  await manager.start();
-  return manager;
+export function startFleetManager(
+  overrides: Partial<ManagerConfig> = {},
+  options: CreateManagerOptions = {},
+): Promise<Manager> {
+  return startTestManager(overrides, { watchPollIntervalMs: 100, ...options });
 }
 
 /** FleetService over the HTTP port with the Connect protocol (JSON), as curl and browsers use it. */
@@ -65,23 +59,4 @@ export async function seedNodes(db: Database, o: SeedNodesOptions): Promise<void
            -- liveness sweep (its cutoff is now − grace) would bring them back online.
            now(), case when i % 3 = 0 then now() - interval '1 hour' else now() end, now()
       from generate_series(1, ${o.count}::int) as i`);
-}
-
-/** Waits for `predicate` to hold, polling every 50 ms, failing after `ms`. */
-export async function eventually<T>(
-  what: string,
-  probe: () => Promise<T>,
-  predicate: (v: T) => boolean,
-  ms = 10_000,
-): Promise<T> {
-  const until = Date.now() + ms;
-  let last: T | undefined;
-  while (Date.now() < until) {
-    last = await probe();
-    if (predicate(last)) return last;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(
-    `${what}: not true within ${ms} ms (last: ${JSON.stringify(last, (_k, v) => (typeof v === "bigint" ? String(v) : v))})`,
-  );
 }

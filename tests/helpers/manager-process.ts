@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { inject } from "vitest";
@@ -109,4 +110,26 @@ export async function spawnManager(
       clearTimeout(killer);
     },
   };
+}
+
+/**
+ * A real process (`node --import tsx …args`) on the embedded database whatever
+ * the test run itself uses (no DATABASE_URL: managers are PGlite in their own
+ * data directories), its output collected.
+ */
+export function spawnEmbedded(args: string[], env: Record<string, string> = {}) {
+  const { DATABASE_URL: _url, TEST_DATABASE_URL: _test, ...inherited } = process.env;
+  const child = spawn(process.execPath, ["--import", "tsx", ...args], {
+    cwd: packageRoot(),
+    env: { ...inherited, FLEET_LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const out = { stdout: "", stderr: "" };
+  child.stdout?.on("data", (d) => {
+    out.stdout += d;
+  });
+  child.stderr?.on("data", (d) => {
+    out.stderr += d;
+  });
+  return { child, out, exited: once(child, "exit").then(([code]) => code as number | null) };
 }

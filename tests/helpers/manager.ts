@@ -5,7 +5,11 @@ import { createLogger } from "../../src/common/logging.js";
 import { MANAGER_DEFAULTS, type ManagerConfig } from "../../src/manager/config.js";
 import { openDatabase } from "../../src/manager/db/client.js";
 import { runMigrations } from "../../src/manager/db/migrate.js";
-import { createManager, type Manager } from "../../src/manager/server.js";
+import {
+  type CreateManagerOptions,
+  createManager,
+  type Manager,
+} from "../../src/manager/server.js";
 
 /** The database for this test file: the shared PostgreSQL one, or a fresh in-memory PGlite. */
 export function testDatabaseConfig(): Pick<ManagerConfig, "databaseUrl" | "dataDir"> {
@@ -57,17 +61,46 @@ export function testManagerConfig(overrides: Partial<ManagerConfig> = {}): Manag
 }
 
 /** Starts a real manager; call stop() in afterAll. */
-export async function startTestManager(overrides: Partial<ManagerConfig> = {}): Promise<Manager> {
+export async function startTestManager(
+  overrides: Partial<ManagerConfig> = {},
+  options: CreateManagerOptions = {},
+): Promise<Manager> {
   const config = testManagerConfig(overrides);
   const manager = createManager(config, {
     logger: createLogger(
       "fleet-manager-test",
       process.env.TEST_LOG_LEVEL === "debug" ? "debug" : "silent",
     ),
+    ...options,
   });
   await manager.start();
   return manager;
 }
+
+/** Runs `body` against a fresh manager and always stops it (only one sweeper per database). */
+export async function withTestManager(
+  overrides: Partial<ManagerConfig>,
+  body: (m: Manager) => Promise<void>,
+): Promise<void> {
+  const m = await startTestManager(overrides);
+  try {
+    await body(m);
+  } finally {
+    await m.stop();
+  }
+}
+
+/** A RegisterNode request with every field a daemon sends (values plain). */
+export const registration = (nodeId: string) => ({
+  nodeId,
+  hostname: "h",
+  ip: "",
+  os: "linux",
+  arch: "x64",
+  labels: {},
+  daemonVersion: "1",
+  agentVersion: "",
+});
 
 /**
  * The two ways the gRPC port serves ManagerService: the fast path
@@ -82,30 +115,4 @@ export const GRPC_PATHS = [
 /** A node id no other test (or test run on the shared database) uses. */
 export function uniqueNodeId(prefix = "node"): string {
   return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-}
-
-/**
- * Polls `probe` until it returns a value other than undefined/false, or fails
- * after `timeoutMs` with `what` in the message. Tests wait for events with
- * this instead of sleeping.
- */
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  { timeoutMs = 10_000, intervalMs = 50 } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v as T;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`, { cause: last });
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
 }

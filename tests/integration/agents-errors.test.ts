@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createManagerConnection } from "../../src/daemon/transport/client.js";
@@ -7,31 +6,8 @@ import { MANAGER_DEFAULTS } from "../../src/manager/config.js";
 import type { Manager } from "../../src/manager/server.js";
 import { tempDir } from "../helpers/daemon-harness.js";
 import { spawnDaemon } from "../helpers/daemon-process.js";
+import { runFleetctl } from "../helpers/fleetctl-process.js";
 import { startTestManager, uniqueNodeId } from "../helpers/manager.js";
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node --import tsx src/fleetctl/main.ts ...args`. */
-function fleetctl(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", "src/fleetctl/main.ts", ...args],
-      {
-        env: { ...process.env, FLEET_SERVER: "", FLEET_API_TOKEN: "", FLEET_CA: "", ...env },
-        timeout: 90_000,
-      },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 /** The one line a failed first call of a daemon explains itself with. */
 async function daemonDiagnosis(
@@ -129,7 +105,7 @@ describe("errors that say what to fix", { timeout: 180_000 }, () => {
 
   it("fleetctl → the gRPC port: says it is the gRPC port and where the HTTP port is", async () => {
     const server = plain.grpcUrl;
-    const run = await fleetctl(["--server", server, "nodes"]);
+    const run = await runFleetctl(["--server", server, "nodes"]);
     expect(run.code).toBe(1);
     expect(run.stderr.trim()).toBe(
       `fleetctl nodes: --server ${server} is the manager's gRPC port (HTTP/2 only, for daemons); fleetctl talks to its HTTP port (the manager's FLEET_HTTP_ADDR, default http://127.0.0.1:8080)`,
@@ -138,20 +114,27 @@ describe("errors that say what to fix", { timeout: 180_000 }, () => {
 
   it("fleetctl → HTTPS with a private CA: suggests --ca, and --ca FILE or FLEET_CA fixes it", async () => {
     const server = `https://localhost:${new URL(secure.httpUrl).port}`;
-    const refused = await fleetctl(["--server", server, "nodes"]);
+    const refused = await runFleetctl(["--server", server, "nodes"]);
     expect(refused.code).toBe(1);
     expect(refused.stderr.trim()).toBe(
       `fleetctl nodes: --server ${server}: the manager's certificate is signed by a CA this machine does not trust; pass --ca FILE (env FLEET_CA), e.g. the ca.pem written by fleet-manager certs`,
     );
-    const withFlag = await fleetctl(["--server", server, "--ca", f("ca.pem"), "--json", "nodes"]);
+    const withFlag = await runFleetctl([
+      "--server",
+      server,
+      "--ca",
+      f("ca.pem"),
+      "--json",
+      "nodes",
+    ]);
     expect(withFlag.stderr).toBe("");
     expect(withFlag.code).toBe(0);
     expect(JSON.parse(withFlag.stdout)).toHaveProperty("total");
-    const withEnv = await fleetctl(["--server", server, "--json", "nodes"], {
+    const withEnv = await runFleetctl(["--server", server, "--json", "nodes"], {
       FLEET_CA: f("ca.pem"),
     });
     expect(withEnv.code).toBe(0);
-    const missing = await fleetctl(["--server", server, "nodes"], {
+    const missing = await runFleetctl(["--server", server, "nodes"], {
       FLEET_CA: join(pki, "nope.pem"),
     });
     expect(missing.code).toBe(2);
@@ -159,7 +142,7 @@ describe("errors that say what to fix", { timeout: 180_000 }, () => {
       `fleetctl: --ca (env FLEET_CA): cannot read "${join(pki, "nope.pem")}" (ENOENT)`,
     );
     // http:// against the HTTPS port.
-    const scheme = await fleetctl(["--server", server.replace("https:", "http:"), "nodes"]);
+    const scheme = await runFleetctl(["--server", server.replace("https:", "http:"), "nodes"]);
     expect(scheme.stderr.trim()).toMatch(
       /: the manager speaks TLS there \(it sets FLEET_TLS_CERT\); use https:\/\//,
     );

@@ -6,7 +6,8 @@ import { nodes } from "../../src/manager/db/schema/nodes.js";
 import type { Manager } from "../../src/manager/server.js";
 import { memoryLogger, tempDir } from "../helpers/daemon-harness.js";
 import { fleetClient, startFleetManager } from "../helpers/fleet-seed.js";
-import { uniqueNodeId, waitFor } from "../helpers/manager.js";
+import { uniqueNodeId } from "../helpers/manager.js";
+import { waitFor } from "../helpers/wait.js";
 
 describe("a daemon started with labels (daemon.labels + FLEET_LABELS)", () => {
   let manager: Manager;

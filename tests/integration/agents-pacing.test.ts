@@ -1,13 +1,20 @@
-import { Code, ConnectError } from "@connectrpc/connect";
-import { asc, eq, inArray, sql } from "drizzle-orm";
+import { Code } from "@connectrpc/connect";
+import { eq, inArray, sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createManagerClient, type ManagerClient } from "../../src/daemon/transport/client.js";
 import { MANAGER_DEFAULTS, type ManagerConfig } from "../../src/manager/config.js";
 import { metrics } from "../../src/manager/db/schema/metrics.js";
-import { nodeEvents, nodes } from "../../src/manager/db/schema/nodes.js";
+import { nodes } from "../../src/manager/db/schema/nodes.js";
 import type { Manager } from "../../src/manager/server.js";
 import { fleetClient } from "../helpers/fleet-seed.js";
-import { startTestManager, testDatabaseConfig, uniqueNodeId } from "../helpers/manager.js";
+import {
+  startTestManager,
+  testDatabaseConfig,
+  uniqueNodeId,
+  withTestManager,
+} from "../helpers/manager.js";
+import { nodeEventsOf, nodeRowOf } from "../helpers/rows.js";
+import { errorOf } from "../helpers/rpc.js";
 
 /** Liveness options; mass-miss suspicion is off and the timer never fires (sweeps are called). */
 const liveness = (over: Partial<ManagerConfig["liveness"]> = {}): ManagerConfig["liveness"] => ({
@@ -17,23 +24,6 @@ const liveness = (over: Partial<ManagerConfig["liveness"]> = {}): ManagerConfig[
   ...over,
 });
 
-async function withManager(overrides: Partial<ManagerConfig>, body: (m: Manager) => Promise<void>) {
-  const m = await startTestManager(overrides);
-  try {
-    await body(m);
-  } finally {
-    await m.stop();
-  }
-}
-
-const rowOf = async (m: Manager, nodeId: string) =>
-  (await m.database.db.select().from(nodes).where(eq(nodes.nodeId, nodeId)))[0];
-const eventsOf = (m: Manager, nodeId: string) =>
-  m.database.db
-    .select({ kind: nodeEvents.kind, reason: nodeEvents.reason })
-    .from(nodeEvents)
-    .where(eq(nodeEvents.nodeId, nodeId))
-    .orderBy(asc(nodeEvents.id));
 const ago = (seconds: number, from = Date.now()) => new Date(from - seconds * 1000);
 const clientOf = (m: Manager): ManagerClient =>
   createManagerClient({ address: m.grpcUrl, timeoutMs: 10_000, retry: false });
@@ -48,7 +38,7 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
   });
 
   it("honours the daemon's interval over the manager's default, and shows interval and grace on GetNode", async () => {
-    await withManager({ liveness: liveness() }, async (m) => {
+    await withTestManager({ liveness: liveness() }, async (m) => {
       const client = clientOf(m);
       const fast = uniqueNodeId("fast");
       const legacy = uniqueNodeId("legacy");
@@ -69,12 +59,12 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
       });
       const old = (await api.getNode({ nodeId: legacy })).node;
       expect(old).toMatchObject({ heartbeatIntervalSeconds: 60, gracePeriodSeconds: 180 });
-      expect((await rowOf(m, fast))?.requestedIntervalSeconds).toBe(2);
+      expect((await nodeRowOf(m, fast))?.requestedIntervalSeconds).toBe(2);
     });
   });
 
   it("a large fleet is slowed down: the floor is nodes / max_per_second", async () => {
-    await withManager(
+    await withTestManager(
       {
         heartbeat: { ...MANAGER_DEFAULTS.heartbeat, maxPerSecond: 2 },
         liveness: liveness(),
@@ -102,7 +92,7 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
   });
 
   it("grace follows the cadence a node really keeps (a legacy daemon that ignores the answer does not flap)", async () => {
-    await withManager({ liveness: liveness() }, async (m) => {
+    await withTestManager({ liveness: liveness() }, async (m) => {
       const client = clientOf(m);
       // Asked for 60 s (default), it keeps 100 s: grace 3 × 100 s, not 180 s.
       const slow = uniqueNodeId("cadence");
@@ -113,7 +103,7 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
         .where(eq(nodes.nodeId, slow));
       await client.heartbeat({ nodeId: slow, timestamp: 0n });
       await m.runtime.heartbeats.flush();
-      const row = await rowOf(m, slow);
+      const row = await nodeRowOf(m, slow);
       expect(row?.observedIntervalSeconds).toBeGreaterThanOrEqual(100);
       expect(row?.observedIntervalSeconds).toBeLessThanOrEqual(101);
       const { node } = await fleetClient(m).getNode({ nodeId: slow });
@@ -129,10 +119,10 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
           .where(eq(nodes.nodeId, slow));
       await silentFor(200);
       await m.runtime.liveness.sweep(new Date(later));
-      expect((await rowOf(m, slow))?.status).toBe("online");
+      expect((await nodeRowOf(m, slow))?.status).toBe("online");
       await silentFor(310);
       await m.runtime.liveness.sweep(new Date(later));
-      expect((await rowOf(m, slow))?.status).toBe("offline");
+      expect((await nodeRowOf(m, slow))?.status).toBe("offline");
 
       // A gap longer than its grace (an outage) does not become its cadence.
       const back = uniqueNodeId("outage");
@@ -143,12 +133,12 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
         .where(eq(nodes.nodeId, back));
       await client.heartbeat({ nodeId: back, timestamp: 0n });
       await m.runtime.heartbeats.flush();
-      expect((await rowOf(m, back))?.observedIntervalSeconds).toBe(0);
+      expect((await nodeRowOf(m, back))?.observedIntervalSeconds).toBe(0);
     });
   });
 
   it("a 2 s node goes offline after 3 × 2 s, while the restart hold keeps a 60 s node online (per node)", async () => {
-    await withManager({ liveness: liveness() }, async (m) => {
+    await withTestManager({ liveness: liveness() }, async (m) => {
       const client = clientOf(m);
       const fast = uniqueNodeId("hold-fast");
       const slow = uniqueNodeId("hold-slow");
@@ -173,9 +163,9 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
       expect(result.transitions).toContainEqual(
         expect.objectContaining({ nodeId: fast, kind: "offline" }),
       );
-      expect((await rowOf(m, fast))?.status).toBe("offline");
-      expect((await rowOf(m, slow))?.status).toBe("online");
-      const events = await eventsOf(m, fast);
+      expect((await nodeRowOf(m, fast))?.status).toBe("offline");
+      expect((await nodeRowOf(m, slow))?.status).toBe("online");
+      const events = await nodeEventsOf(m, fast);
       expect(events.at(-1)?.reason).toMatch(/^no heartbeat for \d+s \(grace period 6s\)$/);
 
       // A fresh 2 s node silent for 5 s stays online, at 7 s it is offline.
@@ -188,14 +178,14 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
         .set({ lastSeenAt: new Date(t0) })
         .where(eq(nodes.nodeId, fresh));
       await m.runtime.liveness.sweep(new Date(t0 + 5_000));
-      expect((await rowOf(m, fresh))?.status).toBe("online");
+      expect((await nodeRowOf(m, fresh))?.status).toBe("online");
       await m.runtime.liveness.sweep(new Date(t0 + 7_000));
-      expect((await rowOf(m, fresh))?.status).toBe("offline");
+      expect((await nodeRowOf(m, fresh))?.status).toBe("offline");
     });
   });
 
   it("RegisterNode makes an offline node online at once, with an online event saying it re-registered", async () => {
-    await withManager({ liveness: liveness() }, async (m) => {
+    await withTestManager({ liveness: liveness() }, async (m) => {
       const client = clientOf(m);
       const nodeId = uniqueNodeId("rereg");
       await client.registerNode({ nodeId, labels: { env: "prod", role: "web" } });
@@ -205,16 +195,16 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
         .where(eq(nodes.nodeId, nodeId));
       // A changed label set replaces the old one: role is gone.
       await client.registerNode({ nodeId, labels: { env: "staging" } });
-      const row = await rowOf(m, nodeId);
+      const row = await nodeRowOf(m, nodeId);
       expect(row?.status).toBe("online");
       expect(row?.labels).toEqual({ env: "staging" });
       expect(Date.now() - (row?.statusChangedAt.getTime() ?? 0)).toBeLessThan(60_000);
-      const events = await eventsOf(m, nodeId);
+      const events = await nodeEventsOf(m, nodeId);
       expect(events.map((e) => e.kind)).toEqual(["registered", "registered", "online"]);
       expect(events[2]?.reason).toMatch(/^re-registered after 4[2-9]s offline$/);
       // An online node re-registering gets no extra online event.
       await client.registerNode({ nodeId, labels: { env: "staging" } });
-      expect((await eventsOf(m, nodeId)).map((e) => e.kind)).toEqual([
+      expect((await nodeEventsOf(m, nodeId)).map((e) => e.kind)).toEqual([
         "registered",
         "registered",
         "online",
@@ -224,24 +214,21 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
   });
 
   it("refuses an absurd heartbeat interval with INVALID_ARGUMENT naming the field", async () => {
-    await withManager({ liveness: liveness() }, async (m) => {
+    await withTestManager({ liveness: liveness() }, async (m) => {
       const nodeId = uniqueNodeId("absurd");
-      const err = await clientOf(m)
-        .registerNode({ nodeId, heartbeatIntervalSeconds: 2_000_000_000 })
-        .then(
-          () => undefined,
-          (e: unknown) => ConnectError.from(e),
-        );
+      const err = await errorOf(
+        clientOf(m).registerNode({ nodeId, heartbeatIntervalSeconds: 2_000_000_000 }),
+      );
       expect(err?.code).toBe(Code.InvalidArgument);
       expect(err?.rawMessage).toBe(
         "heartbeat_interval_seconds: must be 0 (not said) to 86400, got 2000000000",
       );
-      expect(await rowOf(m, nodeId)).toBeUndefined();
+      expect(await nodeRowOf(m, nodeId)).toBeUndefined();
     });
   });
 
   it("forgets nodes offline longer than forget_after, and ephemeral ones sooner; a deleted event says why", async () => {
-    await withManager(
+    await withTestManager(
       { liveness: liveness({ forgetAfterSeconds: 7 * 86_400, ephemeralForgetAfterSeconds: 300 }) },
       async (m) => {
         const client = clientOf(m);
@@ -283,38 +270,33 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
         const result = await m.runtime.liveness.sweep();
         const deleted = result.transitions.filter((t) => t.kind === "deleted").map((t) => t.nodeId);
         expect(deleted.sort()).toEqual([gone, once].sort());
-        expect(await rowOf(m, gone)).toBeUndefined();
-        expect(await rowOf(m, once)).toBeUndefined();
-        expect((await rowOf(m, recent))?.status).toBe("offline");
-        expect((await rowOf(m, onceFresh))?.status).toBe("offline");
+        expect(await nodeRowOf(m, gone)).toBeUndefined();
+        expect(await nodeRowOf(m, once)).toBeUndefined();
+        expect((await nodeRowOf(m, recent))?.status).toBe("offline");
+        expect((await nodeRowOf(m, onceFresh))?.status).toBe("offline");
         const left = await m.database.db.select().from(metrics).where(eq(metrics.nodeId, gone));
         expect(left).toEqual([]);
-        expect((await eventsOf(m, gone)).at(-1)).toEqual({
+        expect((await nodeEventsOf(m, gone)).at(-1)).toEqual({
           kind: "deleted",
           reason: expect.stringMatching(
             /^offline for 6912\d\ds \(liveness\.forget_after 604800s\)$/,
           ),
         });
-        expect((await eventsOf(m, once)).at(-1)).toEqual({
+        expect((await nodeEventsOf(m, once)).at(-1)).toEqual({
           kind: "deleted",
           reason: expect.stringMatching(
             /^ephemeral node offline for 30\ds \(liveness\.ephemeral_forget_after 300s\)$/,
           ),
         });
         // Gone means NOT_FOUND for the API, and a daemon still running registers again.
-        const err = await fleetClient(m)
-          .getNode({ nodeId: gone })
-          .then(
-            () => undefined,
-            (e: unknown) => ConnectError.from(e),
-          );
+        const err = await errorOf(fleetClient(m).getNode({ nodeId: gone }));
         expect(err?.code).toBe(Code.NotFound);
       },
     );
   });
 
   it("forget_after is off by default", async () => {
-    await withManager({ liveness: liveness() }, async (m) => {
+    await withTestManager({ liveness: liveness() }, async (m) => {
       const nodeId = uniqueNodeId("stays");
       await clientOf(m).registerNode({ nodeId });
       // A registration is also written by the next heartbeat flush (its peer and
@@ -330,7 +312,7 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
         .where(eq(nodes.nodeId, nodeId));
       const result = await m.runtime.liveness.sweep();
       expect(result.transitions.filter((t) => t.nodeId === nodeId)).toEqual([]);
-      expect((await rowOf(m, nodeId))?.status).toBe("offline");
+      expect((await nodeRowOf(m, nodeId))?.status).toBe("offline");
     });
   });
 });

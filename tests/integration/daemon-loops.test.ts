@@ -9,13 +9,16 @@ import { nodeEvents, nodes } from "../../src/manager/db/schema/nodes.js";
 import type { Manager } from "../../src/manager/server.js";
 import {
   memoryLogger,
-  rowCount,
   spooledSamples,
   tempDir,
   testDaemonConfig,
-  waitFor,
 } from "../helpers/daemon-harness.js";
 import { startTestManager, testDatabaseConfig, uniqueNodeId } from "../helpers/manager.js";
+import { rowCount } from "../helpers/rows.js";
+import { waitFor } from "../helpers/wait.js";
+
+/** The daemon runs 1 s loops; a loaded machine may take a while to show their effect. */
+const LOOPS = { timeoutMs: 20_000 };
 
 describe("fleet-daemon loops against a real manager", () => {
   // A file-backed PGlite (or the shared PostgreSQL) so the manager can restart on the same data.
@@ -48,17 +51,26 @@ describe("fleet-daemon loops against a real manager", () => {
       await waitFor(
         "two heartbeats",
         () => events.filter((e) => e.msg === "heartbeat ok").length >= 2,
+        LOOPS,
       );
-      await waitFor("all types stored", async () => {
-        const rows = await d.select().from(metrics).where(eq(metrics.nodeId, nodeId));
-        return ["cpu", "memory", "disk", "network", "daemon"].every((t) =>
-          rows.some((r) => r.type === t),
-        );
-      });
-      await waitFor("a heartbeat recorded", async () => {
-        const [n] = await d.select().from(nodes).where(eq(nodes.nodeId, nodeId));
-        return n?.lastSeenAt && n.lastSeenAt > n.registeredAt && n.status === "online";
-      });
+      await waitFor(
+        "all types stored",
+        async () => {
+          const rows = await d.select().from(metrics).where(eq(metrics.nodeId, nodeId));
+          return ["cpu", "memory", "disk", "network", "daemon"].every((t) =>
+            rows.some((r) => r.type === t),
+          );
+        },
+        LOOPS,
+      );
+      await waitFor(
+        "a heartbeat recorded",
+        async () => {
+          const [n] = await d.select().from(nodes).where(eq(nodes.nodeId, nodeId));
+          return n?.lastSeenAt && n.lastSeenAt > n.registeredAt && n.status === "online";
+        },
+        LOOPS,
+      );
       const rows = await d.select().from(metrics).where(eq(metrics.nodeId, nodeId));
       const disk = rows.find((r) => r.type === "disk");
       expect(Object.keys(disk?.labels ?? {}).sort()).toEqual(["device", "fstype", "mount"]);
@@ -85,17 +97,20 @@ describe("fleet-daemon loops against a real manager", () => {
     await daemon.start();
     const port = Number(new URL(manager.grpcUrl).port);
     try {
-      await waitFor("first report", () => daemon.health.batchesSent > 0);
+      await waitFor("first report", () => daemon.health.batchesSent > 0, LOOPS);
       await manager.stop();
       const downAt = Date.now();
       // Down for a while: at least 4 rounds of every collector pile up in the spool.
       await waitFor(
         "a backlog, 3 s down",
         () => daemon.spool.stats().batches >= 16 && Date.now() - downAt >= 3_000,
+        LOOPS,
       );
       expect(daemon.health.lastError?.code).toBe("Unavailable");
       manager = await start(port);
-      await waitFor("backlog drained", () => daemon.spool.stats().batches <= 2, 30_000);
+      await waitFor("backlog drained", () => daemon.spool.stats().batches <= 2, {
+        timeoutMs: 30_000,
+      });
     } finally {
       await daemon.stop();
     }
@@ -118,21 +133,21 @@ describe("fleet-daemon loops against a real manager", () => {
     const port = Number(new URL(manager.grpcUrl).port);
     await daemon.start();
     try {
-      await waitFor("first report", () => daemon.health.batchesSent > 0);
+      await waitFor("first report", () => daemon.health.batchesSent > 0, LOOPS);
       await manager.stop();
       const failed = events.length;
-      await waitFor("a report failed and backed off", () =>
-        events.slice(failed).some((e) => e.msg.startsWith("report failed")),
+      await waitFor(
+        "a report failed and backed off",
+        () => events.slice(failed).some((e) => e.msg.startsWith("report failed")),
+        LOOPS,
       );
       manager = await start(port);
       const backAt = Date.now();
       const sentBefore = daemon.health.batchesSent;
       // Well inside the 30 s backoff: only the heartbeat's success can end it this early.
-      await waitFor(
-        "a report after the restart",
-        () => daemon.health.batchesSent > sentBefore,
-        15_000,
-      );
+      await waitFor("a report after the restart", () => daemon.health.batchesSent > sentBefore, {
+        timeoutMs: 15_000,
+      });
       const heartbeatOk = events.findIndex(
         (e, i) => i > failed && e.msg === "heartbeat ok" && Number(e.time) >= backAt,
       );
@@ -156,7 +171,9 @@ describe("fleet-daemon loops against a real manager", () => {
     const daemon = createDaemon(config, { logger });
     await daemon.start();
     try {
-      await waitFor("backlog drained", () => daemon.spool.stats().batches <= 3, 60_000);
+      await waitFor("backlog drained", () => daemon.spool.stats().batches <= 3, {
+        timeoutMs: 60_000,
+      });
     } finally {
       await daemon.stop();
     }
@@ -185,17 +202,21 @@ describe("fleet-daemon loops against a real manager", () => {
     await daemon.start();
     const port = Number(new URL(manager.grpcUrl).port);
     try {
-      await waitFor("first report", () => daemon.health.batchesSent > 0);
+      await waitFor("first report", () => daemon.health.batchesSent > 0, LOOPS);
       await manager.stop();
-      await waitFor("drops", () => daemon.spool.stats().droppedBatches >= 3, 20_000);
+      await waitFor("drops", () => daemon.spool.stats().droppedBatches >= 3, { timeoutMs: 20_000 });
       manager = await start(port);
-      await waitFor("a daemon row showing the drops", async () => {
-        const rows = await manager.database.db
-          .select()
-          .from(metrics)
-          .where(and(eq(metrics.nodeId, nodeId), eq(metrics.type, "daemon")));
-        return rows.some((r) => (r.values.batches_dropped ?? 0) >= 3);
-      });
+      await waitFor(
+        "a daemon row showing the drops",
+        async () => {
+          const rows = await manager.database.db
+            .select()
+            .from(metrics)
+            .where(and(eq(metrics.nodeId, nodeId), eq(metrics.type, "daemon")));
+          return rows.some((r) => (r.values.batches_dropped ?? 0) >= 3);
+        },
+        LOOPS,
+      );
     } finally {
       await daemon.stop();
     }
@@ -220,22 +241,30 @@ describe("fleet-daemon loops against a real manager", () => {
     await daemon.start();
     const d = manager.database.db;
     try {
-      await waitFor("first report", () => daemon.health.batchesSent > 0);
+      await waitFor("first report", () => daemon.health.batchesSent > 0, LOOPS);
       // Wipe what the manager knows about this node.
       await d.delete(metrics).where(eq(metrics.nodeId, nodeId));
       await d.delete(nodes).where(eq(nodes.nodeId, nodeId));
       const wipedAt = new Date();
-      await waitFor("registered again", async () => {
-        const [n] = await d.select().from(nodes).where(eq(nodes.nodeId, nodeId));
-        return n !== undefined;
-      });
-      await waitFor("metrics flow again", async () => {
-        const fresh = await d
-          .select()
-          .from(metrics)
-          .where(and(eq(metrics.nodeId, nodeId), gt(metrics.ts, wipedAt)));
-        return fresh.length > 5;
-      });
+      await waitFor(
+        "registered again",
+        async () => {
+          const [n] = await d.select().from(nodes).where(eq(nodes.nodeId, nodeId));
+          return n !== undefined;
+        },
+        LOOPS,
+      );
+      await waitFor(
+        "metrics flow again",
+        async () => {
+          const fresh = await d
+            .select()
+            .from(metrics)
+            .where(and(eq(metrics.nodeId, nodeId), gt(metrics.ts, wipedAt)));
+          return fresh.length > 5;
+        },
+        LOOPS,
+      );
       expect(events.some((e) => /NOT_FOUND/.test(e.msg))).toBe(true);
       const regs = await d
         .select()

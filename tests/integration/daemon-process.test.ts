@@ -4,9 +4,10 @@ import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { metrics } from "../../src/manager/db/schema/metrics.js";
 import type { Manager } from "../../src/manager/server.js";
-import { type LogEvent, tempDir, waitFor } from "../helpers/daemon-harness.js";
+import { type LogEvent, tempDir } from "../helpers/daemon-harness.js";
 import { spawnDaemon, writeDaemonYaml } from "../helpers/daemon-process.js";
 import { startTestManager, uniqueNodeId } from "../helpers/manager.js";
+import { waitFor } from "../helpers/wait.js";
 
 describe("the fleet-daemon process", () => {
   let manager: Manager;
@@ -143,12 +144,16 @@ describe("the fleet-daemon process", () => {
     expect((await status.exited).code).toBe(0);
     expect(status.stdout()).toContain(`node_id:        ${nodeId}`);
     expect(status.stdout()).toMatch(/spool: +0 batches/);
-    await waitFor("rows", async () => {
-      const rows = await manager.database.db
-        .select()
-        .from(metrics)
-        .where(eq(metrics.nodeId, nodeId));
-      return rows.length > 0;
-    });
+    await waitFor(
+      "rows",
+      async () => {
+        const rows = await manager.database.db
+          .select()
+          .from(metrics)
+          .where(eq(metrics.nodeId, nodeId));
+        return rows.length > 0;
+      },
+      { timeoutMs: 20_000 },
+    );
   });
 });

@@ -1,4 +1,4 @@
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,15 +12,8 @@ import type { Manager } from "../../src/manager/server.js";
 import { createManager } from "../../src/manager/server.js";
 import { fleetClient, seedNodes, startFleetManager } from "../helpers/fleet-seed.js";
 import { testManagerConfig, uniqueNodeId } from "../helpers/manager.js";
-
-const codeOf = async (p: Promise<unknown>) => {
-  try {
-    await p;
-  } catch (err) {
-    return ConnectError.from(err).code;
-  }
-  return "ok";
-};
+import { codeOf } from "../helpers/rpc.js";
+import { waitFor } from "../helpers/wait.js";
 
 describe("FleetService query API (Connect protocol on the HTTP port)", () => {
   let manager: Manager;
@@ -296,16 +289,18 @@ describe("FleetService query API (Connect protocol on the HTTP port)", () => {
       const id = uniqueNodeId("watched");
       const ctl = new AbortController();
       const seen: NodeEvent[] = [];
+      let opened = false;
       const stream = fleet.watchNodes({}, { signal: ctl.signal });
       const reading = (async () => {
         for await (const e of stream) {
+          opened = true;
           if (e.nodeId !== id) continue;
           seen.push(e);
           if (e.kind === "deleted") return;
         }
       })();
-      // The stream starts at "now": give it a moment to take its cursor, then act.
-      await new Promise((r) => setTimeout(r, 300));
+      // The stream starts at "now": its opening keepalive says it has taken its cursor.
+      await waitFor("the stream's opening keepalive", () => opened);
       await register(id, { role: "web" });
       await fleet.deleteNode({ nodeId: id });
       await Promise.race([
@@ -385,11 +380,15 @@ describe("FleetService query API (Connect protocol on the HTTP port)", () => {
       const other = await startFleetManager();
       const grpc = createClient(FleetService, createGrpcTransport({ baseUrl: other.grpcUrl }));
       const id = uniqueNodeId("grpcwatch");
+      let opened = false;
       const first = (async () => {
-        for await (const e of grpc.watchNodes({})) if (e.kind !== "keepalive") return e;
+        for await (const e of grpc.watchNodes({})) {
+          opened = true;
+          if (e.kind !== "keepalive") return e;
+        }
         return undefined;
       })();
-      await new Promise((r) => setTimeout(r, 300));
+      await waitFor("the stream's opening keepalive", () => opened);
       await createClient(
         ManagerService,
         createGrpcTransport({ baseUrl: other.grpcUrl }),
@@ -398,12 +397,12 @@ describe("FleetService query API (Connect protocol on the HTTP port)", () => {
       });
       expect((await first)?.nodeId).toBe(id);
 
+      let n = 0;
       const open = (async () => {
-        let n = 0;
         for await (const _ of grpc.watchNodes({})) n++;
         return n;
       })();
-      await new Promise((r) => setTimeout(r, 200));
+      await waitFor("the second stream's opening keepalive", () => n > 0);
       const started = Date.now();
       await other.stop();
       expect(Date.now() - started).toBeLessThan(5_000);

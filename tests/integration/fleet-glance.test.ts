@@ -7,15 +7,7 @@ import { ManagerService, type MetricData } from "../../gen/manager/manager_pb.js
 import type { Manager } from "../../src/manager/server.js";
 import { fleetClient, startFleetManager } from "../helpers/fleet-seed.js";
 import { uniqueNodeId } from "../helpers/manager.js";
-
-const codeOf = async (p: Promise<unknown>) => {
-  try {
-    await p;
-  } catch (err) {
-    return ConnectError.from(err).code;
-  }
-  return "ok";
-};
+import { codeOf } from "../helpers/rpc.js";
 
 type MetricInit = Pick<MetricData, "type" | "values"> & {
   timestamp: bigint;

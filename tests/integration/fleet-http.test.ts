@@ -19,7 +19,8 @@ import { ManagerService } from "../../gen/manager/manager_pb.js";
 import { createDashboardHandler } from "../../src/manager/http/dashboard.js";
 import type { Manager } from "../../src/manager/server.js";
 import { startFleetManager } from "../helpers/fleet-seed.js";
-import { ownTestDatabase, uniqueNodeId, waitFor } from "../helpers/manager.js";
+import { ownTestDatabase, uniqueNodeId } from "../helpers/manager.js";
+import { waitFor } from "../helpers/wait.js";
 
 const PROMTOOL = ["/usr/bin/promtool", "/usr/local/bin/promtool"].find((p) => existsSync(p));
 

@@ -4,6 +4,7 @@ import type { NodeEvent } from "../../gen/fleet/v1/fleet_pb.js";
 import type { Manager } from "../../src/manager/server.js";
 import { fleetClient, startFleetManager } from "../helpers/fleet-seed.js";
 import { uniqueNodeId } from "../helpers/manager.js";
+import { waitFor } from "../helpers/wait.js";
 
 const url = inject("databaseUrl");
 if (!url) {
@@ -19,7 +20,8 @@ describe.skipIf(!url)("WatchNodes with concurrent writers (PostgreSQL)", () => {
   let sql: postgres.Sql;
 
   beforeAll(async () => {
-    manager = await startFleetManager();
+    // Keepalives every 200 ms: each one after a poll shows the stream looked again.
+    manager = await startFleetManager({}, { watchKeepaliveMs: 200 });
     sql = postgres(url, { max: 2, onnotice: () => {} });
   });
   afterAll(async () => {
@@ -36,11 +38,13 @@ describe.skipIf(!url)("WatchNodes with concurrent writers (PostgreSQL)", () => {
       ];
     const ctl = new AbortController();
     const seen: NodeEvent[] = [];
+    let keepalives = 0;
     const reading = (async () => {
       for await (const e of fleetClient(manager).watchNodes(
         { afterEventId: BigInt(max) },
         { signal: ctl.signal },
       )) {
+        if (e.kind === "keepalive") keepalives++;
         if (e.nodeId === slow || e.nodeId === fast) seen.push(e);
         if (seen.length === 2) return;
       }
@@ -64,8 +68,10 @@ describe.skipIf(!url)("WatchNodes with concurrent writers (PostgreSQL)", () => {
     await slowInserted;
     await sql`insert into node_events (node_id, kind, reason) values (${fast}, 'offline', 'test')`;
 
-    // The fast event is committed, but its predecessor is still in flight: nothing yet.
-    await new Promise((r) => setTimeout(r, 800));
+    // The fast event is committed, but its predecessor is still in flight: nothing yet,
+    // however often the stream looks (a keepalive may have left before the commit: wait for 3).
+    const since = keepalives;
+    await waitFor("three keepalives after the fast commit", () => keepalives >= since + 3);
     expect(seen).toEqual([]);
 
     release();

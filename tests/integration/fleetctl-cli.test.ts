@@ -1,4 +1,4 @@
-import { type ChildProcess, execFile, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { createInterface } from "node:readline";
@@ -8,30 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManagerService } from "../../gen/manager/manager_pb.js";
 import type { Manager } from "../../src/manager/server.js";
 import { startFleetManager } from "../helpers/fleet-seed.js";
+import { runFleetctl, spawnFleetctl } from "../helpers/fleetctl-process.js";
 import { uniqueNodeId } from "../helpers/manager.js";
-
-const MAIN = "src/fleetctl/main.ts";
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `node --import tsx src/fleetctl/main.ts ...args` and collects its output. */
-function fleetctl(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", MAIN, ...args],
-      { env: { ...process.env, FLEET_SERVER: "", FLEET_API_TOKEN: "", ...env }, timeout: 90_000 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 // Each case starts node + tsx processes: slow on a busy machine, so a longer timeout.
 describe("fleetctl against a running manager", { timeout: 180_000 }, () => {
@@ -74,7 +52,7 @@ describe("fleetctl against a running manager", { timeout: 180_000 }, () => {
   });
 
   it("nodes: an aligned table, filtered by selector", async () => {
-    const r = await fleetctl([...server, "nodes", "--selector", `tag=${tag}`]);
+    const r = await runFleetctl([...server, "nodes", "--selector", `tag=${tag}`]);
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split("\n");
     expect(lines).toHaveLength(3);
@@ -90,7 +68,7 @@ describe("fleetctl against a running manager", { timeout: 180_000 }, () => {
     expect(lines[2]).toContain(web);
     expect(lines[2]).toContain(`role=web,tag=${tag}`);
 
-    const only = await fleetctl([
+    const only = await runFleetctl([
       ...server,
       "nodes",
       "--status",
@@ -109,23 +87,23 @@ describe("fleetctl against a running manager", { timeout: 180_000 }, () => {
   });
 
   it("node: details, --json, and exit code 3 when unknown", async () => {
-    const r = await fleetctl([...server, "node", web]);
+    const r = await runFleetctl([...server, "node", web]);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^hostname\s+web-host$/m);
     expect(r.stdout).toMatch(/^labels\s+role=web,tag=/m);
-    const j = await fleetctl([...server, "--json", "node", web]);
+    const j = await runFleetctl([...server, "--json", "node", web]);
     expect(JSON.parse(j.stdout)).toMatchObject({
       nodeId: web,
       daemonVersion: "3.1.4",
       status: "online",
     });
-    const missing = await fleetctl([...server, "node", `${tag}-nobody`]);
+    const missing = await runFleetctl([...server, "node", `${tag}-nobody`]);
     expect(missing.code).toBe(3);
     expect(missing.stderr).toContain("not registered");
   });
 
   it("metrics: sparkline summary, raw table, and JSON points", async () => {
-    const r = await fleetctl([
+    const r = await runFleetctl([
       ...server,
       "metrics",
       web,
@@ -143,7 +121,7 @@ describe("fleetctl against a running manager", { timeout: 180_000 }, () => {
     expect(header).toMatch(/^SERIES\s+MIN\s+AVG\s+MAX\s+LAST\s+usage_percent/);
     expect(row).toMatch(/^-\s+10%\s+25%\s+40%\s+40%\s+▁[▁-█]{2}█$/);
 
-    const t = await fleetctl([
+    const t = await runFleetctl([
       ...server,
       "metrics",
       web,
@@ -155,7 +133,7 @@ describe("fleetctl against a running manager", { timeout: 180_000 }, () => {
     ]);
     expect(t.stdout.trimEnd().split("\n")).toHaveLength(5);
 
-    const j = await fleetctl([
+    const j = await runFleetctl([
       ...server,
       "--json",
       "metrics",
@@ -172,13 +150,7 @@ describe("fleetctl against a running manager", { timeout: 180_000 }, () => {
   });
 
   it("watch: prints events as JSON lines until interrupted, then exits 0", async () => {
-    const child: ChildProcess = spawn(
-      process.execPath,
-      ["--import", "tsx", MAIN, ...server, "--json", "watch"],
-      {
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
+    const child: ChildProcess = spawnFleetctl([...server, "--json", "watch"]);
     try {
       const lines = createInterface({ input: child.stdout as NodeJS.ReadableStream });
       const first = new Promise<string>((resolve) => lines.once("line", resolve));
@@ -207,21 +179,21 @@ describe("fleetctl against a running manager", { timeout: 180_000 }, () => {
   });
 
   it("delete: removes the node, then it is not found", async () => {
-    const r = await fleetctl([...server, "delete", db]);
+    const r = await runFleetctl([...server, "delete", db]);
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe(`deleted ${db}`);
-    expect((await fleetctl([...server, "node", db])).code).toBe(3);
-    expect((await fleetctl([...server, "delete", db])).code).toBe(3);
+    expect((await runFleetctl([...server, "node", db])).code).toBe(3);
+    expect((await runFleetctl([...server, "delete", db])).code).toBe(3);
   });
 
   it("exit codes: 2 for usage, 5 when the manager is unreachable, 6 for a bad argument", async () => {
     const runs = await Promise.all([
-      fleetctl(["frobnicate"]),
-      fleetctl([...server, "node"]),
-      fleetctl([...server, "nodes", "--bogus"]),
-      fleetctl([...server, "metrics", web, "--since", "soon"]),
-      fleetctl(["--server", "http://127.0.0.1:1", "nodes"]),
-      fleetctl([...server, "nodes", "--status", "sleepy"]),
+      runFleetctl(["frobnicate"]),
+      runFleetctl([...server, "node"]),
+      runFleetctl([...server, "nodes", "--bogus"]),
+      runFleetctl([...server, "metrics", web, "--since", "soon"]),
+      runFleetctl(["--server", "http://127.0.0.1:1", "nodes"]),
+      runFleetctl([...server, "nodes", "--status", "sleepy"]),
     ]);
     expect(runs.map((r) => r.code)).toEqual([2, 2, 2, 2, 5, 6]);
   });
@@ -236,10 +208,13 @@ describe("fleetctl against a running manager", { timeout: 180_000 }, () => {
     await new Promise<void>((r) => fake.listen(0, "127.0.0.1", r));
     try {
       const url = `http://127.0.0.1:${(fake.address() as AddressInfo).port}`;
-      const r = await fleetctl(["--server", url, "--token", "s3cret", "nodes"]);
+      const r = await runFleetctl(["--server", url, "--token", "s3cret", "nodes"]);
       expect(seen).toBe("Bearer s3cret");
       expect(r.code).toBe(4);
-      const fromEnv = await fleetctl(["nodes"], { FLEET_SERVER: url, FLEET_API_TOKEN: "envtok" });
+      const fromEnv = await runFleetctl(["nodes"], {
+        FLEET_SERVER: url,
+        FLEET_API_TOKEN: "envtok",
+      });
       expect(seen).toBe("Bearer envtok");
       expect(fromEnv.code).toBe(4);
     } finally {

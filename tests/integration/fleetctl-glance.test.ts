@@ -1,4 +1,3 @@
-import { execFile, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
@@ -7,24 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManagerService, type MetricDataSchema } from "../../gen/manager/manager_pb.js";
 import type { Manager } from "../../src/manager/server.js";
 import { startFleetManager } from "../helpers/fleet-seed.js";
+import { runFleetctl, spawnFleetctl } from "../helpers/fleetctl-process.js";
 import { uniqueNodeId } from "../helpers/manager.js";
-
-const MAIN = "src/fleetctl/main.ts";
-
-/** Runs fleetctl as a process (stdout not a terminal: COLUMNS gives the width). */
-function fleetctl(args: string[], env: Record<string, string> = {}) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", MAIN, ...args],
-      { env: { ...process.env, FLEET_SERVER: "", FLEET_API_TOKEN: "", ...env }, timeout: 90_000 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
 
 describe("fleetctl top, sort, events, units", { timeout: 180_000 }, () => {
   let manager: Manager;
@@ -75,14 +58,14 @@ describe("fleetctl top, sort, events, units", { timeout: 180_000 }, () => {
   });
 
   it("top: usage columns, highest CPU first, filtered by selector", async () => {
-    const r = await fleetctl([...server, "top", "--selector", `tag=${tag}`]);
+    const r = await runFleetctl([...server, "top", "--selector", `tag=${tag}`]);
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split("\n");
     expect(lines[0]).toMatch(/^NODE\s+STATUS\s+CPU\s+MEMORY\s+DISK\s+NET RX\s+NET TX\s+SAMPLED$/);
     expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual([id("b"), id("c"), id("a")]);
     // The newest cpu point is i = 199: 85 + 4.
     expect(lines[1]).toMatch(/\s89\.0%\s+40\.0%\s+-\s+0 B\/s\s+0 B\/s\s/);
-    const asc = await fleetctl([
+    const asc = await runFleetctl([
       ...server,
       "nodes",
       "--selector",
@@ -98,13 +81,13 @@ describe("fleetctl top, sort, events, units", { timeout: 180_000 }, () => {
         .slice(1)
         .map((l) => l.split(/\s+/)[0]),
     ).toEqual([id("a"), id("c"), id("b")]);
-    const bad = await fleetctl([...server, "top", "--sort", "ram"]);
+    const bad = await runFleetctl([...server, "top", "--sort", "ram"]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("--sort: expected one of");
   });
 
   it("metrics: units, a sparkline that fits 100 columns, all-zero at the bottom", async () => {
-    const r = await fleetctl(
+    const r = await runFleetctl(
       [
         ...server,
         "metrics",
@@ -124,7 +107,7 @@ describe("fleetctl top, sort, events, units", { timeout: 180_000 }, () => {
     for (const line of r.stdout.trimEnd().split("\n"))
       expect([...line].length).toBeLessThanOrEqual(100);
     expect(r.stdout).toContain("1.46 GiB");
-    const zero = await fleetctl(
+    const zero = await runFleetctl(
       [
         ...server,
         "metrics",
@@ -145,23 +128,21 @@ describe("fleetctl top, sort, events, units", { timeout: 180_000 }, () => {
   });
 
   it("metrics: an unknown --type lists the node's types and exits 6", async () => {
-    const r = await fleetctl([...server, "metrics", id("a"), "--type", "cpux"]);
+    const r = await runFleetctl([...server, "metrics", id("a"), "--type", "cpux"]);
     expect(r.code).toBe(6);
     expect(r.stderr).toContain(`${id("a")} has no "cpux" metrics; it reports cpu, memory, network`);
   });
 
   it("events: a node's history newest first", async () => {
-    const r = await fleetctl([...server, "events", id("b")]);
+    const r = await runFleetctl([...server, "events", id("b")]);
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toMatch(new RegExp(`#\\d+\\s+registered\\s+${id("b")}$`));
-    const j = await fleetctl([...server, "--json", "events", id("b"), "--limit", "1"]);
+    const j = await runFleetctl([...server, "--json", "events", id("b"), "--limit", "1"]);
     expect(JSON.parse(j.stdout.trim())).toMatchObject({ nodeId: id("b"), kind: "registered" });
   });
 
   it("watch: says it is watching on stderr at once, stdout stays clean", async () => {
-    const child = spawn(process.execPath, ["--import", "tsx", MAIN, ...server, "--json", "watch"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawnFleetctl([...server, "--json", "watch"]);
     try {
       const lines = createInterface({ input: child.stderr as NodeJS.ReadableStream });
       const first = await new Promise<string>((resolve) => lines.once("line", resolve));

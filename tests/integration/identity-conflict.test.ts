@@ -13,7 +13,8 @@ import { nodeEvents, nodes } from "../../src/manager/db/schema/nodes.js";
 import type { Manager } from "../../src/manager/server.js";
 import { tempDir } from "../helpers/daemon-harness.js";
 import { fleetClient } from "../helpers/fleet-seed.js";
-import { startTestManager, testDatabaseConfig, uniqueNodeId, waitFor } from "../helpers/manager.js";
+import { startTestManager, testDatabaseConfig, uniqueNodeId } from "../helpers/manager.js";
+import { waitFor } from "../helpers/wait.js";
 
 /** A daemon's connection from one loopback address (127.0.0.0/8 is all ours on Linux). */
 function daemonFrom(url: string, localAddress: string) {

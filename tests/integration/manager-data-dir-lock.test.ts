@@ -1,40 +1,19 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { packageRoot } from "../../src/common/package-root.js";
 import { LOCK_FILE } from "../../src/manager/db/data-dir-lock.js";
 import { tempDir } from "../helpers/daemon-harness.js";
-import { waitFor } from "../helpers/manager.js";
+import { spawnEmbedded } from "../helpers/manager-process.js";
 import { freePort } from "../helpers/private-postgres.js";
+import { waitFor } from "../helpers/wait.js";
 
-const root = packageRoot();
-
-function withoutDatabaseUrl(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const { DATABASE_URL: _url, TEST_DATABASE_URL: _test, ...rest } = env;
-  return rest;
-}
-
-/** A real process (`node --import tsx …`), its output collected. */
+/** A real process on the embedded database, kept in `spawned`. */
 function run(args: string[], env: Record<string, string>) {
-  const child = spawn(process.execPath, ["--import", "tsx", ...args], {
-    cwd: root,
-    // The embedded database, whatever the test run itself uses: without
-    // DATABASE_URL these managers are PGlite in their own temp directories.
-    env: { ...withoutDatabaseUrl(process.env), FLEET_LOG_LEVEL: "warn", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const out = { stdout: "", stderr: "" };
-  child.stdout?.on("data", (d) => {
-    out.stdout += d;
-  });
-  child.stderr?.on("data", (d) => {
-    out.stderr += d;
-  });
-  const exited = once(child, "exit").then(([code]) => code as number | null);
-  spawned.push(child);
-  return { child, out, exited };
+  const p = spawnEmbedded(args, env);
+  spawned.push(p.child);
+  return p;
 }
 
 /** Everything started here, so a failed test leaves no process behind. */

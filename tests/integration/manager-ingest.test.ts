@@ -1,12 +1,14 @@
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { and, count, eq, inArray, like, sql } from "drizzle-orm";
+import { and, count, eq, like, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FleetService } from "../../gen/fleet/v1/fleet_pb.js";
 import { createManagerClient, type ManagerClient } from "../../src/daemon/transport/client.js";
 import { metrics } from "../../src/manager/db/schema/metrics.js";
 import type { Manager } from "../../src/manager/server.js";
 import { GRPC_PATHS, startTestManager, uniqueNodeId } from "../helpers/manager.js";
+import { rowCount } from "../helpers/rows.js";
+import { errorOf } from "../helpers/rpc.js";
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -54,22 +56,14 @@ describe.each(GRPC_PATHS)("idempotent group-commit ingest ($path)", ({ grpcFastP
     await manager?.stop();
   });
 
-  const rowCount = async (nodeIds: string[]) => {
-    const [r] = await manager.database.db
-      .select({ n: count() })
-      .from(metrics)
-      .where(inArray(metrics.nodeId, nodeIds));
-    return r?.n ?? 0;
-  };
-
   it("the same batch sent twice leaves the row count unchanged", async () => {
     const nodeId = uniqueNodeId("dup");
     await client.registerNode({ nodeId, hostname: "h" });
     const batch = batchFor(nodeId, now(), 20);
     expect(await client.reportMetrics(batch)).toMatchObject({ success: true, accepted: 60 });
-    expect(await rowCount([nodeId])).toBe(60);
+    expect(await rowCount(manager, [nodeId])).toBe(60);
     expect(await client.reportMetrics(batch)).toMatchObject({ success: true, accepted: 60 });
-    expect(await rowCount([nodeId])).toBe(60);
+    expect(await rowCount(manager, [nodeId])).toBe(60);
     // Label order does not make a new series.
     const reordered: { nodeId: string; metrics: MetricInit[] } = {
       nodeId,
@@ -87,7 +81,7 @@ describe.each(GRPC_PATHS)("idempotent group-commit ingest ($path)", ({ grpcFastP
       nodeId,
       metrics: [{ ...(reordered.metrics[0] as MetricInit), labels: { a: "1", b: "2" } }],
     });
-    expect(await rowCount([nodeId])).toBe(61);
+    expect(await rowCount(manager, [nodeId])).toBe(61);
   });
 
   it("200 nodes reporting concurrently (twice each) end with every row exactly once", async () => {
@@ -100,7 +94,7 @@ describe.each(GRPC_PATHS)("idempotent group-commit ingest ($path)", ({ grpcFastP
       [...ids, ...ids].map((nodeId) => client.reportMetrics(batchFor(nodeId, t0, 10))),
     );
     for (const r of results) expect(r).toMatchObject({ success: true, accepted: 30, rejected: 0 });
-    expect(await rowCount(ids)).toBe(200 * 30);
+    expect(await rowCount(manager, ids)).toBe(200 * 30);
     const perSeries = await manager.database.db.execute(sql`
       select count(*)::int as n from (
         select node_id, type, labels, ts, count(*) c from metrics
@@ -136,28 +130,23 @@ describe.each(GRPC_PATHS)("idempotent group-commit ingest ($path)", ({ grpcFastP
     await client.registerNode({ nodeId });
     await client.registerNode({ nodeId: other });
     await client.reportMetrics(batchFor(nodeId, now(), 1));
-    expect(await rowCount([nodeId])).toBe(3);
+    expect(await rowCount(manager, [nodeId])).toBe(3);
     // Deleted elsewhere (another replica, or by hand): this manager's cache still knows it.
     await manager.database.db.delete(metrics).where(eq(metrics.nodeId, nodeId));
     await manager.database.db.execute(sql`delete from nodes where node_id = ${nodeId}`);
-    const notFound = (p: Promise<unknown>) =>
-      p.then(
-        () => undefined,
-        (e: unknown) => ConnectError.from(e),
-      );
     // Its report is refused (the daemon keeps the batch, registers again, resends),
     // while a report committed in the same group still succeeds.
     const [gone, kept] = await Promise.all([
-      notFound(client.reportMetrics(batchFor(nodeId, now() - 10, 1))),
+      errorOf(client.reportMetrics(batchFor(nodeId, now() - 10, 1))),
       client.reportMetrics(batchFor(other, now() - 10, 1)),
     ]);
     expect(gone?.code).toBe(Code.NotFound);
     expect(gone?.rawMessage).toBe(`node_id: node "${nodeId}" is not registered`);
     expect(kept.accepted).toBe(3);
-    expect(await rowCount([nodeId])).toBe(0);
-    expect(await rowCount([other])).toBe(3);
+    expect(await rowCount(manager, [nodeId])).toBe(0);
+    expect(await rowCount(manager, [other])).toBe(3);
     // The refused report made this manager forget the node: heartbeats say so too.
-    const err = await notFound(client.heartbeat({ nodeId, timestamp: 0n }));
+    const err = await errorOf(client.heartbeat({ nodeId, timestamp: 0n }));
     expect(err?.code).toBe(Code.NotFound);
   });
 
@@ -167,10 +156,7 @@ describe.each(GRPC_PATHS)("idempotent group-commit ingest ($path)", ({ grpcFastP
     await createClient(FleetService, createGrpcTransport({ baseUrl: manager.grpcUrl })).deleteNode({
       nodeId,
     });
-    const err = await client.reportMetrics(batchFor(nodeId, now(), 1)).then(
-      () => undefined,
-      (e: unknown) => ConnectError.from(e),
-    );
+    const err = await errorOf(client.reportMetrics(batchFor(nodeId, now(), 1)));
     expect(err?.code).toBe(Code.NotFound);
   });
 
@@ -189,20 +175,13 @@ describe.each(GRPC_PATHS)("idempotent group-commit ingest ($path)", ({ grpcFastP
       const nodeId = uniqueNodeId("overload");
       await c.registerNode({ nodeId });
       const first = c.reportMetrics(batchFor(nodeId, now(), 30)); // 90 rows wait in the window
-      const err = await c.reportMetrics(batchFor(nodeId, now() - 100, 10)).then(
-        () => undefined,
-        (e: unknown) => ConnectError.from(e),
-      );
+      const err = await errorOf(c.reportMetrics(batchFor(nodeId, now() - 100, 10)));
       expect(err?.code).toBe(Code.Unavailable);
       expect(err?.rawMessage).toBe(
         "metrics: 90 rows already waiting to be stored (limit 100); retry later",
       );
       expect(await first).toMatchObject({ accepted: 90 });
-      const [r] = await small.database.db
-        .select({ n: count() })
-        .from(metrics)
-        .where(eq(metrics.nodeId, nodeId));
-      expect(r?.n).toBe(90);
+      expect(await rowCount(small, nodeId)).toBe(90);
     } finally {
       await small.stop();
     }

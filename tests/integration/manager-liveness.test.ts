@@ -1,10 +1,17 @@
-import { and, asc, count, eq, inArray, sql } from "drizzle-orm";
+import { and, count, eq, inArray, sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createManagerClient } from "../../src/daemon/transport/client.js";
 import { MANAGER_DEFAULTS, type ManagerConfig } from "../../src/manager/config.js";
-import { nodeEvents, nodes } from "../../src/manager/db/schema/nodes.js";
+import { nodes } from "../../src/manager/db/schema/nodes.js";
 import type { Manager } from "../../src/manager/server.js";
-import { startTestManager, testDatabaseConfig, uniqueNodeId, waitFor } from "../helpers/manager.js";
+import {
+  startTestManager,
+  testDatabaseConfig,
+  uniqueNodeId,
+  withTestManager,
+} from "../helpers/manager.js";
+import { nodeEventsOf, nodeRowOf } from "../helpers/rows.js";
+import { waitFor } from "../helpers/wait.js";
 
 /** Liveness options; mass-miss suspicion is off unless a test turns it on. */
 const liveness = (over: Partial<ManagerConfig["liveness"]>): ManagerConfig["liveness"] => ({
@@ -12,16 +19,6 @@ const liveness = (over: Partial<ManagerConfig["liveness"]>): ManagerConfig["live
   massMissMinNodes: 1_000_000,
   ...over,
 });
-
-/** Runs `body` against a fresh manager and always stops it (only one sweeper per database). */
-async function withManager(overrides: Partial<ManagerConfig>, body: (m: Manager) => Promise<void>) {
-  const m = await startTestManager(overrides);
-  try {
-    await body(m);
-  } finally {
-    await m.stop();
-  }
-}
 
 /**
  * Sets last_seen by hand, after the pending heartbeat flush (a registration is
@@ -31,16 +28,6 @@ const setLastSeen = async (m: Manager, ids: string[], at: Date) => {
   await m.runtime.heartbeats.flush();
   await m.database.db.update(nodes).set({ lastSeenAt: at }).where(inArray(nodes.nodeId, ids));
 };
-
-const statusOf = async (m: Manager, nodeId: string) =>
-  (await m.database.db.select().from(nodes).where(eq(nodes.nodeId, nodeId)))[0];
-
-const eventsOf = (m: Manager, nodeId: string) =>
-  m.database.db
-    .select({ kind: nodeEvents.kind, reason: nodeEvents.reason })
-    .from(nodeEvents)
-    .where(eq(nodeEvents.nodeId, nodeId))
-    .orderBy(asc(nodeEvents.id));
 
 describe("liveness", () => {
   beforeAll(async () => {
@@ -55,7 +42,7 @@ describe("liveness", () => {
   });
 
   it("a node with a short grace period goes offline, then online again; events say why", async () => {
-    await withManager(
+    await withTestManager(
       {
         heartbeatIntervalSeconds: 1,
         heartbeat: { ...MANAGER_DEFAULTS.heartbeat, flushIntervalMs: 100 },
@@ -67,21 +54,25 @@ describe("liveness", () => {
         const client = createManagerClient({ address: m.grpcUrl, timeoutMs: 10_000, retry: false });
         const nodeId = uniqueNodeId("live");
         await client.registerNode({ nodeId, hostname: "h" });
-        expect((await statusOf(m, nodeId))?.status).toBe("online");
+        expect((await nodeRowOf(m, nodeId))?.status).toBe("online");
 
         await waitFor(
           "node offline",
-          async () => (await statusOf(m, nodeId))?.status === "offline",
+          async () => (await nodeRowOf(m, nodeId))?.status === "offline",
           {
             timeoutMs: 30_000,
           },
         );
         await client.heartbeat({ nodeId, timestamp: BigInt(Math.floor(Date.now() / 1000)) });
-        await waitFor("node online", async () => (await statusOf(m, nodeId))?.status === "online", {
-          timeoutMs: 30_000,
-        });
+        await waitFor(
+          "node online",
+          async () => (await nodeRowOf(m, nodeId))?.status === "online",
+          {
+            timeoutMs: 30_000,
+          },
+        );
 
-        const events = await eventsOf(m, nodeId);
+        const events = await nodeEventsOf(m, nodeId);
         expect(events.map((e) => e.kind)).toEqual(["registered", "offline", "online"]);
         expect(events[1]?.reason).toMatch(/^no heartbeat for [2-9]s \(grace period 2s\)$/);
         expect(events[2]?.reason).toMatch(/^heartbeat received after \d+s offline$/);
@@ -90,7 +81,7 @@ describe("liveness", () => {
   });
 
   it("after a restart nobody goes offline before a full grace period and the longest pushback have passed", async () => {
-    await withManager(
+    await withTestManager(
       {
         heartbeatIntervalSeconds: 20,
         liveness: liveness({ sweepIntervalMs: 600_000 }),
@@ -105,26 +96,26 @@ describe("liveness", () => {
 
         const early = await m.runtime.liveness.sweep(new Date(Date.now() + 30_000));
         expect(early.outcome).toBe("restart_grace");
-        expect((await statusOf(m, nodeId))?.status).toBe("online");
+        expect((await nodeRowOf(m, nodeId))?.status).toBe("online");
 
         // Plus the longest pushback a shed call got (pushback_min 0.5 s + pushback_spread 10 s):
         // a node told to wait that long still gets its whole grace afterwards.
         const pushedBack = await m.runtime.liveness.sweep(new Date(Date.now() + 65_000));
         expect(pushedBack.outcome).toBe("restart_grace");
-        expect((await statusOf(m, nodeId))?.status).toBe("online");
+        expect((await nodeRowOf(m, nodeId))?.status).toBe("online");
 
         const later = await m.runtime.liveness.sweep(new Date(Date.now() + 71_000));
         expect(later.outcome).toBe("swept");
         expect(later.transitions).toContainEqual(
           expect.objectContaining({ nodeId, kind: "offline" }),
         );
-        expect((await statusOf(m, nodeId))?.status).toBe("offline");
+        expect((await nodeRowOf(m, nodeId))?.status).toBe("offline");
       },
     );
   });
 
   it("when most of the fleet goes silent at once, the manager suspects itself and holds", async () => {
-    await withManager(
+    await withTestManager(
       {
         heartbeatIntervalSeconds: 20,
         liveness: liveness({
@@ -168,7 +159,7 @@ describe("liveness", () => {
   });
 
   it("a node that flips too often is flapping, with hysteresis", async () => {
-    await withManager(
+    await withTestManager(
       {
         heartbeatIntervalSeconds: 20,
         liveness: liveness({
@@ -190,21 +181,21 @@ describe("liveness", () => {
           await setLastSeen(m, [nodeId], new Date(silent ? t - 3_600_000 : t + 3_600_000));
           const r = await m.runtime.liveness.sweep(new Date(t));
           kinds.push(...r.transitions.filter((x) => x.nodeId === nodeId).map((x) => x.kind));
-          if (i < 3) expect((await statusOf(m, nodeId))?.flapping).toBe(false);
+          if (i < 3) expect((await nodeRowOf(m, nodeId))?.flapping).toBe(false);
         }
         expect(kinds).toEqual(["offline", "online", "offline", "online", "flapping"]);
-        expect((await statusOf(m, nodeId))?.flapping).toBe(true);
+        expect((await nodeRowOf(m, nodeId))?.flapping).toBe(true);
 
         // Still flapping while the window holds more than flap_exit changes …
         await m.runtime.liveness.sweep(new Date(t + 1000));
-        expect((await statusOf(m, nodeId))?.flapping).toBe(true);
+        expect((await nodeRowOf(m, nodeId))?.flapping).toBe(true);
         // … and cleared once the window has moved past them.
         const calm = await m.runtime.liveness.sweep(new Date(t + 700_000));
         expect(calm.transitions).toContainEqual(
           expect.objectContaining({ nodeId, kind: "flapping_stopped" }),
         );
-        expect((await statusOf(m, nodeId))?.flapping).toBe(false);
-        const events = await eventsOf(m, nodeId);
+        expect((await nodeRowOf(m, nodeId))?.flapping).toBe(false);
+        const events = await nodeEventsOf(m, nodeId);
         expect(events.find((e) => e.kind === "flapping")?.reason).toBe(
           "4 status changes within the flap window",
         );
@@ -213,7 +204,7 @@ describe("liveness", () => {
   });
 
   it("heartbeats are coalesced into one write per flush, with the daemon's clock skew", async () => {
-    await withManager(
+    await withTestManager(
       { heartbeat: { ...MANAGER_DEFAULTS.heartbeat, flushIntervalMs: 1000 } },
       async (m) => {
         const client = createManagerClient({ address: m.grpcUrl, timeoutMs: 10_000, retry: false });
@@ -257,7 +248,7 @@ describe("liveness", () => {
   });
 
   it("asks for a longer heartbeat interval as the fleet grows (nodes / max_per_second)", async () => {
-    await withManager(
+    await withTestManager(
       {
         heartbeatIntervalSeconds: 1,
         heartbeat: { ...MANAGER_DEFAULTS.heartbeat, maxPerSecond: 2 },
@@ -284,7 +275,7 @@ describe("liveness", () => {
   });
 
   it("records node counts by status for /metrics", async () => {
-    await withManager({}, async (m) => {
+    await withTestManager({}, async (m) => {
       const [byDb] = await m.database.db
         .select({ n: count() })
         .from(nodes)

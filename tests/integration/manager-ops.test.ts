@@ -19,7 +19,8 @@ import { listDailyPartitions, partitionName } from "../../src/manager/db/queries
 import { rowsOf } from "../../src/manager/db/queries/rows.js";
 import { metrics } from "../../src/manager/db/schema/metrics.js";
 import type { Manager } from "../../src/manager/server.js";
-import { startTestManager, testDatabaseConfig, uniqueNodeId, waitFor } from "../helpers/manager.js";
+import { startTestManager, testDatabaseConfig, uniqueNodeId } from "../helpers/manager.js";
+import { waitFor } from "../helpers/wait.js";
 
 const PROMTOOL = ["/usr/bin/promtool", "/usr/local/bin/promtool"].find((p) => existsSync(p));
 const DAY = 86_400_000;
@@ -143,12 +144,12 @@ describe("operations: /healthz, /readyz, /metrics, grpc.health.v1", () => {
     const method = 'method="fleet.v1.FleetService/WatchNodes"';
     const scrape = async () => (await fetch(`${manager.httpUrl}/metrics`)).text();
     const ctl = new AbortController();
+    let opened = false;
     const open = (async () => {
-      for await (const _ of fleet.watchNodes({}, { signal: ctl.signal })) {
-      }
+      for await (const _ of fleet.watchNodes({}, { signal: ctl.signal })) opened = true;
     })().catch(() => undefined);
-    // Open: not counted yet.
-    await new Promise((r) => setTimeout(r, 300));
+    // Open (its first keepalive arrived): not counted yet.
+    await waitFor("the stream's opening keepalive", () => opened);
     expect(await scrape()).not.toContain(`fleet_rpc_requests_total{${method}`);
     ctl.abort();
     await open;

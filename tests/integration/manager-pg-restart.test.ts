@@ -1,4 +1,4 @@
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -8,19 +8,22 @@ import { createManagerClient, type ManagerClient } from "../../src/daemon/transp
 import { MANAGER_DEFAULTS, type ManagerConfig } from "../../src/manager/config.js";
 import { createManager, type Manager } from "../../src/manager/server.js";
 import { SWEEPER_LEASE } from "../../src/manager/services/liveness.js";
+import { memoryLogger, spooledSamples, testDaemonConfig } from "../helpers/daemon-harness.js";
 import {
-  memoryLogger,
-  rowCount,
-  spooledSamples,
-  testDaemonConfig,
-} from "../helpers/daemon-harness.js";
-import { startTestManager, testManagerConfig, uniqueNodeId, waitFor } from "../helpers/manager.js";
+  registration,
+  startTestManager,
+  testManagerConfig,
+  uniqueNodeId,
+} from "../helpers/manager.js";
 import {
   freePort,
   type PrivatePostgres,
   privatePostgresAvailable,
   startPrivatePostgres,
 } from "../helpers/private-postgres.js";
+import { rowCount } from "../helpers/rows.js";
+import { errorOf } from "../helpers/rpc.js";
+import { waitFor } from "../helpers/wait.js";
 
 /**
  * A real PostgreSQL restart (`pg_ctl stop -m fast`, then start) under running
@@ -53,29 +56,12 @@ describe.skipIf(!privatePostgresAvailable())("PostgreSQL restart under the manag
     shutdown: { timeoutMs: 2_000 },
   });
 
-  const reg = (nodeId: string) => ({
-    nodeId,
-    hostname: "h",
-    ip: "",
-    os: "linux",
-    arch: "x64",
-    labels: {},
-    daemonVersion: "1",
-    agentVersion: "",
-  });
-
-  const failure = (call: () => Promise<unknown>) =>
-    call().then(
-      () => undefined,
-      (e: unknown) => ConnectError.from(e),
-    );
-
   /** Every method of both services, as a daemon and a person would call it. */
   const everyMethod = (manager: Manager, client: ManagerClient, known: string) => {
     const fleet = createClient(FleetService, createGrpcTransport({ baseUrl: manager.grpcUrl }));
     const now = BigInt(Math.floor(Date.now() / 1000));
     return {
-      registerNode: () => client.registerNode(reg(uniqueNodeId("pgr"))),
+      registerNode: () => client.registerNode(registration(uniqueNodeId("pgr"))),
       heartbeat: () => client.heartbeat({ nodeId: known, timestamp: now }),
       reportMetrics: () =>
         client.reportMetrics({
@@ -105,7 +91,7 @@ describe.skipIf(!privatePostgresAvailable())("PostgreSQL restart under the manag
     for (const [name, call] of Object.entries(methods)) {
       // A heartbeat is coalesced in memory; it answers UNAVAILABLE once a flush has failed.
       const err = await waitFor(`${name} UNAVAILABLE`, async () => {
-        const e = await failure(call);
+        const e = await errorOf(call());
         return e?.code === Code.Unavailable ? e : false;
       });
       // Ingest names the rows it could not store; everything else the store's failure code.
@@ -126,7 +112,7 @@ describe.skipIf(!privatePostgresAvailable())("PostgreSQL restart under the manag
     const methods = everyMethod(manager, client, known);
     for (const [name, call] of Object.entries(methods)) {
       if (name === "deleteNode" || name === "getNode") continue;
-      await waitFor(`${name} OK again`, async () => (await failure(call)) === undefined, {
+      await waitFor(`${name} OK again`, async () => (await errorOf(call())) === undefined, {
         timeoutMs: 15_000,
         intervalMs: 100,
       });
@@ -146,7 +132,7 @@ describe.skipIf(!privatePostgresAvailable())("PostgreSQL restart under the manag
       retry: false,
     });
     const known = uniqueNodeId("pgr-known");
-    await client.registerNode(reg(known));
+    await client.registerNode(registration(known));
     const daemonId = uniqueNodeId("pgr-daemon");
     const { logger, events } = memoryLogger();
     const daemon = createDaemon(testDaemonConfig(manager.grpcUrl, daemonId), { logger });
@@ -204,7 +190,7 @@ describe.skipIf(!privatePostgresAvailable())("PostgreSQL restart under the manag
       const known = uniqueNodeId("pgr2");
       const ca = createManagerClient({ address: a.grpcUrl, timeoutMs: 10_000, retry: false });
       const cb = createManagerClient({ address: b.grpcUrl, timeoutMs: 10_000, retry: false });
-      await ca.registerNode(reg(known));
+      await ca.registerNode(registration(known));
       await waitFor(
         "one sweeping replica",
         () => a.runtime.liveness.isLeader() !== b.runtime.liveness.isLeader(),

@@ -1,13 +1,13 @@
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { count, inArray } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FleetService } from "../../gen/fleet/v1/fleet_pb.js";
 import { createManagerClient, type ManagerClient } from "../../src/daemon/transport/client.js";
 import { MANAGER_DEFAULTS } from "../../src/manager/config.js";
-import { metrics } from "../../src/manager/db/schema/metrics.js";
 import type { Manager } from "../../src/manager/server.js";
-import { startTestManager, testDatabaseConfig, uniqueNodeId, waitFor } from "../helpers/manager.js";
+import { startTestManager, testDatabaseConfig, uniqueNodeId } from "../helpers/manager.js";
+import { rowCount } from "../helpers/rows.js";
+import { waitFor } from "../helpers/wait.js";
 
 const sharedDb = testDatabaseConfig().databaseUrl;
 
@@ -121,11 +121,7 @@ describe.skipIf(!sharedDb)(
       await Promise.all(
         ids.flatMap((id) => [ca.reportMetrics(batch(id)), cb.reportMetrics(batch(id))]),
       );
-      const [n] = await a.database.db
-        .select({ n: count() })
-        .from(metrics)
-        .where(inArray(metrics.nodeId, ids));
-      expect(n?.n).toBe(400);
+      expect(await rowCount(a, ids)).toBe(400);
     });
 
     it("when the sweeping replica stops, the other one takes over", async () => {

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -6,37 +6,15 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, describe, expect, it } from "vitest";
 import { FleetService } from "../../gen/fleet/v1/fleet_pb.js";
-import { packageRoot } from "../../src/common/package-root.js";
 import { createManagerClient } from "../../src/daemon/transport/client.js";
 import { createFleetClient } from "../../src/fleetctl/client.js";
 import { tempDir } from "../helpers/daemon-harness.js";
-import { uniqueNodeId, waitFor } from "../helpers/manager.js";
+import { registration, uniqueNodeId } from "../helpers/manager.js";
+import { spawnEmbedded } from "../helpers/manager-process.js";
 import { freePort } from "../helpers/private-postgres.js";
+import { waitFor } from "../helpers/wait.js";
 
-const root = packageRoot();
-
-function withoutDatabaseUrl(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const { DATABASE_URL: _url, TEST_DATABASE_URL: _test, ...rest } = env;
-  return rest;
-}
-
-function run(args: string[], env: Record<string, string> = {}) {
-  const child = spawn(process.execPath, ["--import", "tsx", ...args], {
-    cwd: root,
-    // The embedded database, whatever the test run itself uses: without
-    // DATABASE_URL these managers are PGlite in their own temp directories.
-    env: { ...withoutDatabaseUrl(process.env), FLEET_LOG_LEVEL: "warn", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const out = { stdout: "", stderr: "" };
-  child.stdout?.on("data", (d) => {
-    out.stdout += d;
-  });
-  child.stderr?.on("data", (d) => {
-    out.stderr += d;
-  });
-  return { child, out, exited: once(child, "exit").then(([code]) => code as number | null) };
-}
+const run = spawnEmbedded;
 
 /**
  * SIGTERM with WatchNodes streams open (fleetctl watch, a dashboard-like
@@ -78,16 +56,9 @@ describe("shutdown with watchers (real processes)", () => {
       return m;
     };
     const register = (nodeId: string) =>
-      createManagerClient({ address: grpc, timeoutMs: 5_000, retry: false }).registerNode({
-        nodeId,
-        hostname: "h",
-        ip: "",
-        os: "linux",
-        arch: "x64",
-        labels: {},
-        daemonVersion: "1",
-        agentVersion: "",
-      });
+      createManagerClient({ address: grpc, timeoutMs: 5_000, retry: false }).registerNode(
+        registration(nodeId),
+      );
 
     const manager = await startManager();
     const watcher = run(["src/fleetctl/main.ts", "--server", http, "--json", "watch"]);

@@ -7,7 +7,8 @@ import { packageRoot } from "../../src/common/package-root.js";
 import { createManagerClient } from "../../src/daemon/transport/client.js";
 import { type DatabaseHandle, openDatabase } from "../../src/manager/db/client.js";
 import { metrics } from "../../src/manager/db/schema/metrics.js";
-import { testDatabaseConfig, uniqueNodeId, waitFor } from "../helpers/manager.js";
+import { testDatabaseConfig, uniqueNodeId } from "../helpers/manager.js";
+import { waitFor } from "../helpers/wait.js";
 
 const sharedDb = testDatabaseConfig().databaseUrl;
 const NODES = 20;

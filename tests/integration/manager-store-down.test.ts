@@ -1,11 +1,12 @@
 import net from "node:net";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { FleetService } from "../../gen/fleet/v1/fleet_pb.js";
 import { createManagerClient } from "../../src/daemon/transport/client.js";
 import type { Manager } from "../../src/manager/server.js";
-import { startTestManager, uniqueNodeId } from "../helpers/manager.js";
+import { registration, startTestManager, uniqueNodeId } from "../helpers/manager.js";
+import { errorOf } from "../helpers/rpc.js";
 
 /**
  * A TCP relay to PostgreSQL that can be cut and restored on the same port, so
@@ -60,17 +61,6 @@ describe.skipIf(!databaseUrl)("database outage (PostgreSQL)", () => {
     await relay.down();
   });
 
-  const reg = (nodeId: string) => ({
-    nodeId,
-    hostname: "h",
-    ip: "",
-    os: "linux",
-    arch: "x64",
-    labels: {},
-    daemonVersion: "1",
-    agentVersion: "",
-  });
-
   it("answers UNAVAILABLE while the database is unreachable, and recovers after", async () => {
     const client = createManagerClient({
       address: manager.grpcUrl,
@@ -78,24 +68,21 @@ describe.skipIf(!databaseUrl)("database outage (PostgreSQL)", () => {
       retry: false,
     });
     const fleet = createClient(FleetService, createGrpcTransport({ baseUrl: manager.grpcUrl }));
-    await client.registerNode(reg(uniqueNodeId("down")));
+    await client.registerNode(registration(uniqueNodeId("down")));
 
     await relay.down();
     for (const call of [
-      () => client.registerNode(reg(uniqueNodeId("down"))),
+      () => client.registerNode(registration(uniqueNodeId("down"))),
       () => fleet.getNode({ nodeId: "missing" }),
     ]) {
-      const err = await call().then(
-        () => undefined,
-        (e: unknown) => ConnectError.from(e),
-      );
+      const err = await errorOf(call());
       expect(err?.code, err?.message).toBe(Code.Unavailable);
       expect(err?.rawMessage).toMatch(/^database unavailable \(\w+\); retry later$/);
     }
 
     await relay.up();
     const back = uniqueNodeId("down");
-    await expect(client.registerNode(reg(back))).resolves.toMatchObject({ success: true });
+    await expect(client.registerNode(registration(back))).resolves.toMatchObject({ success: true });
     await expect(fleet.getNode({ nodeId: back })).resolves.toMatchObject({
       node: { nodeId: back },
     });

@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from "vitest";
 import { createManagerConnection } from "../../src/daemon/transport/client.js";
-import { ownTestDatabase, testDatabaseConfig, uniqueNodeId, waitFor } from "../helpers/manager.js";
+import { ownTestDatabase, testDatabaseConfig, uniqueNodeId } from "../helpers/manager.js";
 import { type ManagerProcess, spawnManager } from "../helpers/manager-process.js";
+import { waitFor } from "../helpers/wait.js";
 
 const onPostgres = Boolean(testDatabaseConfig().databaseUrl);
 

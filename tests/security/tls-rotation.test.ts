@@ -11,8 +11,9 @@ import { createManagerConnection } from "../../src/daemon/transport/client.js";
 import { writeCertificates } from "../../src/manager/certs.js";
 import { type LogEvent, tempDir } from "../helpers/daemon-harness.js";
 import { type DaemonProcess, spawnDaemon, writeDaemonYaml } from "../helpers/daemon-process.js";
-import { uniqueNodeId, waitFor } from "../helpers/manager.js";
+import { uniqueNodeId } from "../helpers/manager.js";
 import { type ManagerProcess, spawnManager } from "../helpers/manager-process.js";
+import { waitFor } from "../helpers/wait.js";
 
 const API_TOKEN = "rotation-test-api-token-0123456789";
 

@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FleetService } from "../../gen/fleet/v1/fleet_pb.js";
@@ -10,15 +10,10 @@ import type { Manager } from "../../src/manager/server.js";
 import { tempDir } from "../helpers/daemon-harness.js";
 import { ensureDashboardBuilt } from "../helpers/dashboard-build.js";
 import { startTestManager, uniqueNodeId } from "../helpers/manager.js";
+import { codeOf } from "../helpers/rpc.js";
 
 const API_TOKEN = "api-0123456789abcdef-API";
 const ENROLL_TOKEN = "enroll-0123456789abcdef-ENROLL";
-
-const codeOf = (p: Promise<unknown>) =>
-  p.then(
-    () => "Ok",
-    (e: unknown) => Code[ConnectError.from(e).code],
-  );
 
 describe("enrollment token (ManagerService) and API token (FleetService, dashboard, /metrics)", () => {
   const dir = tempDir("fleet-tokens-");
@@ -53,11 +48,11 @@ describe("enrollment token (ManagerService) and API token (FleetService, dashboa
     const nodeId = uniqueNodeId("enroll");
     const ts = BigInt(Math.floor(Date.now() / 1000));
     for (const [token, want] of [
-      [undefined, "Unauthenticated"],
-      ["wrong-token-0123456789abcdef", "Unauthenticated"],
-      [`${ENROLL_TOKEN}x`, "Unauthenticated"],
-      [ENROLL_TOKEN.slice(0, -1), "Unauthenticated"],
-      [ENROLL_TOKEN, "Ok"],
+      [undefined, Code.Unauthenticated],
+      ["wrong-token-0123456789abcdef", Code.Unauthenticated],
+      [`${ENROLL_TOKEN}x`, Code.Unauthenticated],
+      [ENROLL_TOKEN.slice(0, -1), Code.Unauthenticated],
+      [ENROLL_TOKEN, "ok"],
     ] as const) {
       const conn = daemonWith(token);
       try {
@@ -74,7 +69,7 @@ describe("enrollment token (ManagerService) and API token (FleetService, dashboa
     const conn = daemonWith(API_TOKEN);
     try {
       expect(await codeOf(conn.client.registerNode({ nodeId: uniqueNodeId("x") }))).toBe(
-        "Unauthenticated",
+        Code.Unauthenticated,
       );
     } finally {
       conn.close();
@@ -84,15 +79,15 @@ describe("enrollment token (ManagerService) and API token (FleetService, dashboa
       token: ENROLL_TOKEN,
       timeoutMs: 5_000,
     });
-    expect(await codeOf(fleet.getFleetSummary({}))).toBe("Unauthenticated");
+    expect(await codeOf(fleet.getFleetSummary({}))).toBe(Code.Unauthenticated);
   });
 
   it("FleetService on the HTTP port (Connect, as fleetctl and the dashboard call it)", async () => {
     const call = (token: string | undefined) =>
       createFleetClient({ server: manager.httpUrl, token, timeoutMs: 5_000 }).listNodes({});
-    expect(await codeOf(call(undefined))).toBe("Unauthenticated");
-    expect(await codeOf(call("wrong-token-0123456789abcdef"))).toBe("Unauthenticated");
-    expect(await codeOf(call(API_TOKEN))).toBe("Ok");
+    expect(await codeOf(call(undefined))).toBe(Code.Unauthenticated);
+    expect(await codeOf(call("wrong-token-0123456789abcdef"))).toBe(Code.Unauthenticated);
+    expect(await codeOf(call(API_TOKEN))).toBe("ok");
     // The dashboard's browser client sends the same header through a Connect-Web interceptor.
     const res = await fetch(`${manager.httpUrl}/fleet.v1.FleetService/GetFleetSummary`, {
       method: "POST",
@@ -105,12 +100,12 @@ describe("enrollment token (ManagerService) and API token (FleetService, dashboa
 
   it("FleetService on the gRPC port", async () => {
     const fleet = createClient(FleetService, createGrpcTransport({ baseUrl: manager.grpcUrl }));
-    expect(await codeOf(fleet.getFleetSummary({}))).toBe("Unauthenticated");
+    expect(await codeOf(fleet.getFleetSummary({}))).toBe(Code.Unauthenticated);
     expect(
       await codeOf(
         fleet.getFleetSummary({}, { headers: { authorization: `Bearer ${API_TOKEN}` } }),
       ),
-    ).toBe("Ok");
+    ).toBe("ok");
   });
 
   it("the dashboard page loads (it asks for the token); its data, /metrics and /metrics/fleet need the token; health stays open", async () => {

@@ -18,8 +18,8 @@ import { createReporter, runReportLoop } from "../../src/daemon/loops/report.js"
 import { type ClockStep, createSampleClock } from "../../src/daemon/loops/sample-clock.js";
 import { jitter, reconnectDelayMs } from "../../src/daemon/loops/timing.js";
 import { openSpool } from "../../src/daemon/spool/spool.js";
-import { waitFor } from "../helpers/daemon-harness.js";
 import { createFakeClock } from "../helpers/fake-clock.js";
+import { waitFor } from "../helpers/wait.js";
 
 const silent = pino({ level: "silent" });
 
@@ -319,7 +319,10 @@ describe("collect loop bounds", () => {
         messages.push(`${key}: ${msg}`);
       },
     });
-    await new Promise((r) => setTimeout(r, 1_500));
+    // The first round gives up after 200 ms; the next (1 s on) finds it still stuck.
+    await waitFor("the next round skipped as stuck", () =>
+      messages.some((m) => /still stuck/.test(m)),
+    );
     expect(calls).toBe(1);
     expect(messages.join("\n")).toMatch(/collector:disk: collector disk failed/);
     expect(messages[0]).toMatch(/missed 1 round\(s\) \(failed\)/);
@@ -357,7 +360,7 @@ describe("collect loop bounds", () => {
         keys.push(key);
       },
     });
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor("the first round dropped", () => spool.stats().droppedBatches > 0);
     ctl.abort();
     await loop;
     expect(keys).toEqual(["spool-write"]);

@@ -7,6 +7,7 @@ import { type NodeEvent, NodeEventSchema } from "../../gen/fleet/v1/fleet_pb.js"
 import { createFleetClient, type FleetClient } from "../../src/fleetctl/client.js";
 import { watchCommand } from "../../src/fleetctl/commands/watch.js";
 import type { CommandContext } from "../../src/fleetctl/context.js";
+import { waitFor } from "../helpers/wait.js";
 
 /** One scripted WatchNodes call: events to yield, then an error to throw or a clean end. */
 type Script = { events?: NodeEvent[]; fail?: Code };
@@ -43,19 +44,12 @@ function watchContext(scripts: Script[]) {
 const event = (id: bigint) =>
   create(NodeEventSchema, { eventId: id, nodeId: "n1", kind: "online", time: 1_700_000_000n });
 
-const waitFor = async (cond: () => boolean, ms = 5_000) => {
-  const until = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > until) throw new Error("timed out waiting");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
-
 describe("fleetctl watch reconnects", () => {
   it("backs off after a cleanly ended stream instead of spinning", async () => {
     const w = watchContext([]);
     const run = watchCommand(w.ctx);
-    await new Promise((r) => setTimeout(r, 300));
+    // It announces a 500 ms backoff after the clean end: abort inside it, before any reconnect.
+    await waitFor("the backoff announced", () => w.errs.length === 2, { intervalMs: 10 });
     w.controller.abort();
     await run;
     expect(w.calls.length).toBe(1);
@@ -68,7 +62,7 @@ describe("fleetctl watch reconnects", () => {
   it("stops at once on Ctrl-C during a backoff", async () => {
     const w = watchContext(Array.from({ length: 5 }, () => ({ fail: Code.Unavailable })));
     const run = watchCommand(w.ctx);
-    await waitFor(() => w.errs.length === 2);
+    await waitFor("the backoff announced", () => w.errs.length === 2, { intervalMs: 10 });
     const t0 = Date.now();
     w.controller.abort();
     await run;
@@ -82,7 +76,7 @@ describe("fleetctl watch reconnects", () => {
       { events: [event(7n), event(8n)] },
     ]);
     const run = watchCommand(w.ctx);
-    await waitFor(() => w.errs.length === 4);
+    await waitFor("three backoffs announced", () => w.errs.length === 4, { intervalMs: 10 });
     w.controller.abort();
     await run;
     expect(w.errs.slice(1).map((e) => /in (\d+) ms/.exec(e)?.[1])).toEqual(["500", "1000", "500"]);

@@ -11,7 +11,6 @@ export interface AdmissionOptions {
   trackedNodesMax: number;
   pushbackMinMs: number;
   pushbackSpreadMs: number;
-  now?: () => number;
 }
 
 /** A per-node rate was exceeded; `retryAfterMs` is when the bucket has a token again. */
@@ -61,8 +60,14 @@ export function hashFraction(key: string): number {
   return (h >>> 0) / 0x1_0000_0000;
 }
 
-export function createAdmission(opts: AdmissionOptions): Admission {
-  const now = opts.now ?? (() => performance.now());
+/**
+ * `now` is the buckets' clock in monotonic milliseconds (the real one by
+ * default); tests pass a fake one and move it instead of waiting for refills.
+ */
+export function createAdmission(
+  opts: AdmissionOptions,
+  now: () => number = () => performance.now(),
+): Admission {
   let inFlight = 0;
   const buckets: Record<BucketKind, Map<string, Bucket>> = {
     heartbeat: new Map(),

@@ -11,7 +11,9 @@ import { nodeEvents, nodes } from "../../src/manager/db/schema/nodes.js";
 import type { Manager } from "../../src/manager/server.js";
 import { startTestManager, uniqueNodeId } from "../helpers/manager.js";
 
-describe("daemon → manager → database, through the generated client", () => {
+// The smallest whole path: the daemon's own client (transport/client.ts) calls
+// ManagerService on the gRPC port, and the rows are read back from the database.
+describe("ManagerService round trip: the daemon's client registers, heartbeats and reports; the rows are in the database", () => {
   let manager: Manager;
   let client: ManagerClient;
 
@@ -100,7 +102,7 @@ describe("daemon → manager → database, through the generated client", () => 
     expect((err as ConnectError).rawMessage).toMatch(/node_id: node "ghost-.*" is not registered/);
   });
 
-  it("serves FleetService GetNode on the gRPC port", async () => {
+  it("serves FleetService GetNode on the gRPC port for a node the daemon client registered", async () => {
     const nodeId = uniqueNodeId();
     await client.registerNode({ nodeId, hostname: "db-1" });
     const fleet = createClient(FleetService, createGrpcTransport({ baseUrl: manager.grpcUrl }));
