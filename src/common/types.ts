@@ -2,7 +2,8 @@
 
 export type Labels = Record<string, string>;
 
-export interface NodeRegistration {
+/** What a daemon says about its node: registered by it, served back as part of a Node. */
+export interface NodeFacts {
   nodeId: string;
   hostname: string;
   ip: string;
@@ -11,6 +12,9 @@ export interface NodeRegistration {
   labels: Labels;
   daemonVersion: string;
   agentVersion: string;
+}
+
+export interface NodeRegistration extends NodeFacts {
   /** The daemon's configured heartbeat interval; 0 or unset = not said (the existing Go daemons). */
   heartbeatIntervalSeconds?: number;
   /** Forget the node soon after it goes offline (fleet-daemon --ephemeral). */
@@ -27,6 +31,25 @@ export interface MetricSample {
 
 export type NodeStatus = "online" | "offline";
 
+/**
+ * One values key of one metric type over a time window: what every metrics
+ * query (one node's QueryMetrics, the fleet's QueryFleetMetrics) selects.
+ * Each query says how it reads start/end (defaults, inclusive or not).
+ */
+export interface MetricWindow {
+  type: string;
+  /** A key of `values`. */
+  name: string;
+  /** Series must contain all of these labels. */
+  labels: Labels;
+  /** Unix seconds. */
+  start: number;
+  /** Unix seconds. */
+  end: number;
+  /** Bucket width in seconds; 0 means raw points. */
+  stepSeconds: number;
+}
+
 /** A node's newest usage; each value null until the daemon reported it. */
 export interface NodeUsage {
   cpuPercent: number | null;
@@ -41,15 +64,7 @@ export interface NodeUsage {
 }
 
 /** A registered node as the manager serves it (the store's bookkeeping columns left out). */
-export interface Node {
-  nodeId: string;
-  hostname: string;
-  ip: string;
-  os: string;
-  arch: string;
-  labels: Labels;
-  daemonVersion: string;
-  agentVersion: string;
+export interface Node extends NodeFacts {
   status: NodeStatus;
   registeredAt: Date;
   /** null until the first heartbeat or registration was written. */

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { isProcessAlive } from "../common/process-alive.js";
 
 /**
  * The node id: `daemon.id` (or NODE_NAME, already folded into config), else a
@@ -43,7 +44,7 @@ export function resetNodeId(
     const status = JSON.parse(readFileSync(join(workDir, "status.json"), "utf8")) as {
       pid?: number;
     };
-    if (status.pid && status.pid !== process.pid && isAlive(status.pid)) {
+    if (status.pid && status.pid !== process.pid && isProcessAlive(status.pid)) {
       throw new Error(`the daemon is running (pid ${status.pid}); stop it first`);
     }
   } catch (err) {
@@ -67,13 +68,4 @@ export function resetNodeId(
   }
   rmSync(join(workDir, "status.json"), { force: true });
   return { previous, id: resolveNodeId("", workDir), spoolCleared };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

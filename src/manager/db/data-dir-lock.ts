@@ -1,5 +1,6 @@
 import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { isProcessAlive } from "../../common/process-alive.js";
 
 /** Another live process holds the PGlite data directory. */
 export class DataDirLockedError extends Error {
@@ -39,7 +40,7 @@ export function lockDataDir(dir: string): () => void {
         Number.isInteger(holder) &&
         holder > 0 &&
         (holder !== process.pid || heldHere.has(lock)) &&
-        isAlive(holder);
+        isProcessAlive(holder);
       if (live || attempt >= 2) {
         throw new DataDirLockedError(
           `data directory ${dir} is in use by another fleet-manager (pid ${holder}, ${lock}); stop it first, or use another FLEET_DATA_DIR, or DATABASE_URL for several managers`,
@@ -68,15 +69,5 @@ function readLock(path: string): string {
     return readFileSync(path, "utf8");
   } catch {
     return "";
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: alive, someone else's.
-    return (err as NodeJS.ErrnoException).code === "EPERM";
   }
 }

@@ -4,6 +4,7 @@ import type {
   QueryFleetMetricsResponseSchema,
 } from "../../../gen/fleet/v1/fleet_pb.js";
 import type { FleetHistoryService } from "../services/fleet-history.js";
+import { metricWindowOf, pointsOf } from "./metric-window.js";
 
 /** QueryFleetMetrics: aggregates across the nodes a selector matches, per step. */
 export function createQueryFleetMetricsHandler(history: FleetHistoryService) {
@@ -13,19 +14,14 @@ export function createQueryFleetMetricsHandler(history: FleetHistoryService) {
     const result = await history.queryFleetMetrics({
       selector: req.selector,
       status: req.status,
-      type: req.type,
-      name: req.name,
-      labels: { ...req.labels },
-      start: Number(req.start),
-      end: Number(req.end),
-      stepSeconds: req.stepSeconds,
+      ...metricWindowOf(req),
       aggregates: req.aggregates,
     });
     return {
       stepSeconds: result.stepSeconds,
       series: result.series.map((s) => ({
         aggregate: s.aggregate,
-        points: s.points.map((p) => ({ timestamp: BigInt(Math.round(p.t)), value: p.v })),
+        points: pointsOf(s.points),
       })),
     };
   };

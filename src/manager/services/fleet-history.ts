@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from "../../common/errors.js";
 import { parseSelector } from "../../common/selector.js";
-import type { Labels, NodeEvent } from "../../common/types.js";
+import type { MetricWindow, NodeEvent } from "../../common/types.js";
 import type { Database } from "../db/client.js";
 import { type FleetBucket, fleetMetricBuckets } from "../db/queries/fleet-metrics.js";
 import { listNodeEvents } from "../db/queries/fleet-nodes.js";
@@ -12,15 +12,10 @@ export type Aggregate = (typeof AGGREGATES)[number];
 const DEFAULT_EVENTS_PAGE = 100;
 const MAX_EVENTS_PAGE = 1000;
 
-export interface FleetMetricsRequest {
+/** As asked over the wire (start/end 0 as in QueryMetrics); the selector still unparsed. */
+export interface FleetMetricsRequest extends MetricWindow {
   selector: string;
   status: string;
-  type: string;
-  name: string;
-  labels: Labels;
-  start: number;
-  end: number;
-  stepSeconds: number;
   aggregates: readonly string[];
 }
 

@@ -1,5 +1,5 @@
 import { InvalidArgumentError, NodeNotFoundError } from "../../common/errors.js";
-import type { Labels, LatestMetric, Node } from "../../common/types.js";
+import type { Labels, LatestMetric, MetricWindow, Node } from "../../common/types.js";
 import type { Database } from "../db/client.js";
 import { allNodes, deleteNode, type FleetCounts, fleetCounts } from "../db/queries/fleet-nodes.js";
 import {
@@ -20,16 +20,9 @@ export const MAX_RAW_POINTS = 20_000;
 /** Series silent for longer than this are left out of /metrics/fleet. */
 export const EXPOSITION_WINDOW_SECONDS = 15 * 60;
 
-export interface MetricsQuery {
+/** As asked over the wire: start 0 means end − 1 h, end 0 means now. */
+export interface MetricsQuery extends MetricWindow {
   nodeId: string;
-  type: string;
-  name: string;
-  labels: Labels;
-  /** Unix seconds; 0 means end − 1 h. */
-  start: number;
-  /** Unix seconds; 0 means now. */
-  end: number;
-  stepSeconds: number;
 }
 
 export interface MetricSeries {

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { SelectorClause } from "../../../common/selector.js";
-import type { Labels } from "../../../common/types.js";
+import type { MetricWindow } from "../../../common/types.js";
 import type { Database } from "../client.js";
 import { nodeFilter } from "./node-list.js";
 import { rowsOf } from "./rows.js";
@@ -18,15 +18,10 @@ export interface FleetBucket {
   count: number;
 }
 
-export interface FleetMetricsQuery {
+/** The window resolved by the service, across the nodes the selector and status match. */
+export interface FleetMetricsQuery extends MetricWindow {
   status: string;
   selector: readonly SelectorClause[];
-  type: string;
-  name: string;
-  labels: Labels;
-  start: number;
-  end: number;
-  stepSeconds: number;
 }
 
 /**

@@ -1,21 +1,11 @@
 import { sql } from "drizzle-orm";
-import type { Labels } from "../../../common/types.js";
+import type { Labels, MetricWindow } from "../../../common/types.js";
 import type { Database } from "../client.js";
 import { rowsOf } from "./rows.js";
 
-export interface MetricRangeQuery {
+/** One node's window, start inclusive and end exclusive (resolved by the service). */
+export interface MetricRangeQuery extends MetricWindow {
   nodeId: string;
-  type: string;
-  /** A key of `values`. */
-  name: string;
-  /** Series must contain all of these labels. */
-  labels: Labels;
-  /** Unix seconds, inclusive. */
-  start: number;
-  /** Unix seconds, exclusive. */
-  end: number;
-  /** Bucket width in seconds; 0 means raw points. */
-  stepSeconds: number;
   /** Most points returned; the caller asks for one more to detect overflow. */
   limit: number;
 }
