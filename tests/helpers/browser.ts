@@ -11,12 +11,7 @@ const root = packageRoot();
 /** Where browser tests leave their screenshots. */
 export const shots = join(root, "test-results");
 
-/** Builds the dashboard once when dist/web is missing (CI runs `npm run build` first). */
-export async function ensureDashboardBuilt(): Promise<void> {
-  if (existsSync(join(root, "dist/web/index.html"))) return;
-  const { build } = await import("vite");
-  await build({ configFile: join(root, "web/vite.config.ts"), logLevel: "warn" });
-}
+export { ensureDashboardBuilt } from "./dashboard-build.js";
 
 /** A headless Chromium with a throwaway profile; close() removes the profile. */
 export async function launchBrowser(

@@ -1,34 +1,32 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { sql } from "drizzle-orm";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ManagerService, type MetricDataSchema } from "../../gen/manager/manager_pb.js";
-import { packageRoot } from "../../src/common/package-root.js";
 import type { Manager } from "../../src/manager/server.js";
-import { ensureDashboardBuilt } from "../helpers/dashboard-build.js";
+import {
+  CHROMIUM,
+  ensureDashboardBuilt,
+  hasChromium,
+  launchBrowser,
+  shots,
+} from "../helpers/browser.js";
 import { startFleetManager } from "../helpers/fleet-seed.js";
 import { uniqueNodeId } from "../helpers/manager.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const root = packageRoot();
-const shots = join(root, "test-results");
-
-if (!existsSync(CHROMIUM)) {
+if (!hasChromium) {
   console.warn(
     `[dashboard test] skipped: ${CHROMIUM} not found (Debian: apt-get install chromium)`,
   );
 }
 
-describe.skipIf(!existsSync(CHROMIUM))("dashboard in Chromium", () => {
+describe.skipIf(!hasChromium)("dashboard in Chromium", () => {
   let manager: Manager;
-  let context: BrowserContext;
+  let browser: Awaited<ReturnType<typeof launchBrowser>>;
   let page: Page;
-  let profile: string;
   const tag = uniqueNodeId("ui");
   const web = `${tag}-web-1`;
   const db = `${tag}-db-1`;
@@ -88,29 +86,11 @@ describe.skipIf(!existsSync(CHROMIUM))("dashboard in Chromium", () => {
     );
     await daemon.reportMetrics({ nodeId: web, metrics });
 
-    mkdirSync(shots, { recursive: true });
-    profile = mkdtempSync(join(tmpdir(), "fleet-chromium-"));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1360, height: 900 },
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on("pageerror", (err) => console.error("[dashboard pageerror]", err));
+    browser = await launchBrowser();
+    page = browser.page;
   });
   afterAll(async () => {
-    await context?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await browser?.close();
     await manager?.stop();
   });
 
