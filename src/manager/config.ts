@@ -94,7 +94,7 @@ export interface ManagerConfig {
     bindNodeIdentity: boolean;
   };
   /** The admission service's options (services/admission.ts), and the connection limits. */
-  admission: Omit<AdmissionOptions, "now"> & {
+  admission: AdmissionOptions & {
     /** HTTP/2 SETTINGS on the gRPC port. */
     maxConcurrentStreams: number;
     maxHeaderListSize: number;
