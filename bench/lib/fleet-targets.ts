@@ -75,10 +75,12 @@ export async function workersManager(dbUrl: string): Promise<FleetTarget> {
   const log = createWriteStream(join(RESULTS_DIR, "fleet-manager-workers.log"));
   const ports = await new Promise<{ grpc: string; http: string }>((resolve, reject) => {
     let listening: { grpc: string; http: string } | undefined;
-    const timer = setTimeout(
-      () => reject(new Error("fleet-manager --workers: not serving within 60 s")),
-      60_000,
-    );
+    let serving = false;
+    // A manager that never got ready must not outlive the case (it would keep the bench alive).
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error("fleet-manager --workers: not serving within 60 s"));
+    }, 60_000);
     createInterface({ input: child.stderr as NodeJS.ReadableStream }).on("line", (line) => {
       log.write(`${line}\n`);
       let l: { msg?: string; grpc?: string; http?: string };
@@ -87,9 +89,12 @@ export async function workersManager(dbUrl: string): Promise<FleetTarget> {
       } catch {
         return;
       }
+      // The primary's "cluster serving" and a worker's "manager listening"
+      // arrive in either order (two processes, one stderr).
       if (l.msg === "manager listening" && l.grpc && l.http)
         listening = { grpc: l.grpc, http: l.http };
-      if (l.msg === "cluster serving" && listening) {
+      if (l.msg === "cluster serving") serving = true;
+      if (serving && listening) {
         clearTimeout(timer);
         resolve(listening);
       }
