@@ -79,6 +79,22 @@ export async function ingestCase(opts: BenchOptions): Promise<CaseResult> {
     let machineCores = 0;
     for (let rep = 0; rep < reps; rep++) {
       const baseTs = Math.floor(Date.now() / 1000) - 7200 + rep * 1000;
+      // The same rows in the same calls, to either server.
+      const ingestThrough = (url: string) =>
+        gen.run(
+          {
+            op: "ingest",
+            url,
+            prefix,
+            nodes,
+            requestsPerNode,
+            metricsPerRequest: METRICS_PER_REQUEST,
+            baseTs,
+            concurrency,
+            maxSeconds: 120,
+          },
+          240_000,
+        );
       const rows = nodes * requestsPerNode * METRICS_PER_REQUEST;
 
       // COPY: text format, generated before the clock starts (as the RPC bodies are).
@@ -120,20 +136,7 @@ export async function ingestCase(opts: BenchOptions): Promise<CaseResult> {
       // Through the manager: same rows, 40 per ReportMetrics.
       managerCpu.reset();
       machine.reset();
-      last = await gen.run(
-        {
-          op: "ingest",
-          url: manager.grpcUrl,
-          prefix,
-          nodes,
-          requestsPerNode,
-          metricsPerRequest: METRICS_PER_REQUEST,
-          baseTs,
-          concurrency,
-          maxSeconds: 120,
-        },
-        240_000,
-      );
+      last = await ingestThrough(manager.grpcUrl);
       managerCores = managerCpu.cores();
       machineCores = machine.cores();
       const ackedRows = last.extra.acceptedRows ?? 0;
@@ -148,20 +151,7 @@ export async function ingestCase(opts: BenchOptions): Promise<CaseResult> {
         notes.push(`ingest errors: ${JSON.stringify(last.errors)} (${last.firstError})`);
 
       // The seed's design: the same rows, the same calls, into its own database.
-      seedLast = await gen.run(
-        {
-          op: "ingest",
-          url: seed.grpcUrl,
-          prefix,
-          nodes,
-          requestsPerNode,
-          metricsPerRequest: METRICS_PER_REQUEST,
-          baseTs,
-          concurrency,
-          maxSeconds: 120,
-        },
-        240_000,
-      );
+      seedLast = await ingestThrough(seed.grpcUrl);
       const [seedCount] = await seedSql<{ n: string }[]>`
         select count(*)::text as n from metrics
         where ts >= to_timestamp(${baseTs}) and ts < to_timestamp(${baseTs + requestsPerNode})`;

@@ -1,14 +1,14 @@
+import type { QueryMetricsRequest } from "../../../gen/fleet/v1/fleet_pb.js";
 import type { MetricWindow } from "../../common/types.js";
 
-/** The window fields QueryMetrics and QueryFleetMetrics share, as the domain reads them. */
-export function metricWindowOf(req: {
-  type: string;
-  name: string;
-  labels: { [key: string]: string };
-  start: bigint;
-  end: bigint;
-  stepSeconds: number;
-}): MetricWindow {
+/** The window fields QueryMetrics and QueryFleetMetrics share (same names in both protos). */
+type WireWindow = Pick<
+  QueryMetricsRequest,
+  "type" | "name" | "labels" | "start" | "end" | "stepSeconds"
+>;
+
+/** The wire window as the domain reads it. */
+export function metricWindowOf(req: WireWindow): MetricWindow {
   return {
     type: req.type,
     name: req.name,
