@@ -79,6 +79,10 @@ export function createHeartbeatBatcher(deps: {
       const found = new Set<string>();
       for (const w of written) {
         found.add(w.nodeId);
+        // The row exists as of this statement: renew the node's cache entry, so
+        // a node that keeps heartbeating never costs the hot path a lookup when
+        // its entry would have expired (at 100,000 nodes and a 5 min TTL, 333/s).
+        deps.known.confirm(w.nodeId, w.requestedIntervalSeconds);
         const ours = batch.get(w.nodeId)?.peer ?? "";
         if (deps.onFlushed && w.previousPeer !== ours)
           deps.onFlushed(w.nodeId, w.previousPeer, ours);

@@ -7,7 +7,7 @@ import { findNode } from "../db/queries/nodes.js";
  * so a node registered through another replica is found; unknown ids are not
  * cached, so a registration counts at once. Entries expire after `ttlMs` (a
  * node deleted elsewhere is noticed), and the heartbeat flush evicts ids the
- * database no longer has.
+ * database no longer has and renews the ones it wrote.
  */
 interface Known {
   until: number;
@@ -57,6 +57,13 @@ export function createKnownNodes(db: Database, opts: { ttlMs: number }) {
       }
     },
     add(nodeId: string, requestedIntervalSeconds = 0): void {
+      known.set(nodeId, { until: Date.now() + opts.ttlMs, requestedIntervalSeconds });
+    },
+    /**
+     * The database just showed the node exists (the heartbeat flush wrote its
+     * row): renews its entry, even an expired one, with what the row holds.
+     */
+    confirm(nodeId: string, requestedIntervalSeconds: number): void {
       known.set(nodeId, { until: Date.now() + opts.ttlMs, requestedIntervalSeconds });
     },
     forget(nodeId: string): void {

@@ -166,7 +166,7 @@ export async function touchLastSeen(
   db: Database,
   seen: readonly SeenEntry[],
   rule: GraceRule,
-): Promise<{ nodeId: string; previousPeer: string }[]> {
+): Promise<{ nodeId: string; previousPeer: string; requestedIntervalSeconds: number }[]> {
   if (seen.length === 0) return [];
   // One JSON parameter: arrays as bind parameters differ between postgres.js and PGlite.
   const rows = JSON.stringify(
@@ -195,10 +195,13 @@ export async function touchLastSeen(
            as u(node_id text, at timestamptz, skew int, peer text, cert timestamptz, warn timestamptz)
       join ${nodes} as o on o.node_id = u.node_id
      where n.node_id = u.node_id
- returning n.node_id, o.last_peer as previous_peer`);
-  return rowsOf<{ node_id: string; previous_peer: string }>(result).map((r) => ({
+ returning n.node_id, o.last_peer as previous_peer, n.requested_interval_seconds`);
+  return rowsOf<{ node_id: string; previous_peer: string; requested_interval_seconds: number }>(
+    result,
+  ).map((r) => ({
     nodeId: r.node_id,
     previousPeer: r.previous_peer,
+    requestedIntervalSeconds: Number(r.requested_interval_seconds),
   }));
 }
 
