@@ -12,6 +12,7 @@ import {
   type FleetTarget,
   seedDesign,
   singleManager,
+  summedMetrics,
   targetCpuMeter,
   twoReplicas,
   workersManager,
@@ -26,6 +27,11 @@ import type { BenchOptions, BenchRow, CaseResult } from "../lib/report.js";
 const P99_LIMIT_MS = 100;
 const LAG_MAX = "fleet_manager_nodejs_eventloop_lag_max_seconds";
 const LAG_P99 = "fleet_manager_nodejs_eventloop_lag_p99_seconds";
+const HEAP_USED = "fleet_manager_nodejs_heap_size_used_bytes";
+/** GC seconds by kind (prom-client's gc histogram sums): the stalls behind the lag. */
+const GC_KINDS = ["minor", "major", "incremental", "weakcb"] as const;
+const GC_SUMS = GC_KINDS.map((k) => `fleet_manager_nodejs_gc_duration_seconds_sum{kind="${k}"}`);
+const GC_MAJOR_COUNT = 'fleet_manager_nodejs_gc_duration_seconds_count{kind="major"}';
 
 interface Step {
   nodes: number;
@@ -38,6 +44,11 @@ interface Step {
   why: string;
   lagP99Ms: number;
   lagMaxMs: number;
+  /** GC over the step: ms of GC per second of wall time (all kinds), major GCs and their ms. */
+  gcMsPerS: number;
+  gcMajor: number;
+  gcMajorMs: number;
+  heapUsedMb: number;
 }
 
 interface Search {
@@ -60,6 +71,8 @@ export async function fleetCase(opts: BenchOptions): Promise<CaseResult> {
   // single manager; BENCH_FLEET_VARIANTS=one,seed picks targets.
   const fixedNodes = Number(process.env.BENCH_FLEET_NODES ?? 0);
   const profDir = process.env.BENCH_CPU_PROF;
+  // BENCH_MANAGER_NODE_ARGS="--max-semi-space-size=64": node flags for the single manager.
+  const nodeArgs = (process.env.BENCH_MANAGER_NODE_ARGS ?? "").split(" ").filter(Boolean);
   const only = (process.env.BENCH_FLEET_VARIANTS ?? VARIANTS.join(",")).split(",") as Variant[];
   const gen = await startLoadGenerator();
   const rows: BenchRow[] = [];
@@ -112,7 +125,10 @@ export async function fleetCase(opts: BenchOptions): Promise<CaseResult> {
     await run(
       "one",
       (db) =>
-        singleManager(db, opts.stack, profDir ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : []),
+        singleManager(db, opts.stack, [
+          ...(profDir ? ["--cpu-prof", `--cpu-prof-dir=${profDir}`] : []),
+          ...nodeArgs,
+        ]),
       main,
     );
     const one = best.one?.nodes ?? 0;
@@ -167,7 +183,7 @@ function describe(s: Step): string {
   const ms = (v: number | null | undefined, d = 0) =>
     typeof v === "number" && Number.isFinite(v) ? v.toFixed(d) : "n/a";
   const lb = s.lbCores ? ` + haproxy ${s.lbCores.toFixed(2)}` : "";
-  return `${rpc(s).toFixed(0)} RPC/s, p50 ${ms(s.res.p50Ms, 1)} ms, p99 ${ms(s.res.p99Ms, 1)} ms (heartbeat ${ms(s.res.extra.heartbeatP99Ms)}, report ${ms(s.res.extra.reportP99Ms)}), server ${s.serverCores.toFixed(2)} cores${lb} (loop lag p99/max ${ms(s.lagP99Ms)}/${ms(s.lagMaxMs)} ms), generator ${ms(s.res.generatorCores, 2)} cores (scheduler lag max ${ms(s.res.extra.schedulerMaxLagMs)} ms), machine ${s.machineCores.toFixed(2)} busy, load ${s.load1.toFixed(1)}`;
+  return `${rpc(s).toFixed(0)} RPC/s, p50 ${ms(s.res.p50Ms, 1)} ms, p99 ${ms(s.res.p99Ms, 1)} ms (heartbeat ${ms(s.res.extra.heartbeatP99Ms)}, report ${ms(s.res.extra.reportP99Ms)}), server ${s.serverCores.toFixed(2)} cores${lb} (loop lag p99/max ${ms(s.lagP99Ms)}/${ms(s.lagMaxMs)} ms; GC ${ms(s.gcMsPerS)} ms/s, ${ms(s.gcMajor)} major ${ms(s.gcMajorMs)} ms; heap ${ms(s.heapUsedMb)} MiB), generator ${ms(s.res.generatorCores, 2)} cores (scheduler lag max ${ms(s.res.extra.schedulerMaxLagMs)} ms), machine ${s.machineCores.toFixed(2)} busy, load ${s.load1.toFixed(1)}`;
 }
 
 async function search(
@@ -218,6 +234,8 @@ async function search(
     await seed(nodes);
     // Reading /metrics resets prom-client's event-loop delay histogram: the next read covers this step.
     await worstMetrics(target, [LAG_MAX]);
+    const gcBefore = await summedMetrics(target, [...GC_SUMS, GC_MAJOR_COUNT]);
+    const stepStarted = Date.now();
     server.reset();
     lb?.reset();
     machine.reset();
@@ -240,7 +258,10 @@ async function search(
     const serverCores = server.cores();
     const lbCores = lb?.cores() ?? 0;
     const machineCores = machine.cores();
-    const [lagMax, lagP99] = await worstMetrics(target, [LAG_MAX, LAG_P99]);
+    const [lagMax, lagP99, heapUsed] = await worstMetrics(target, [LAG_MAX, LAG_P99, HEAP_USED]);
+    const gcAfter = await summedMetrics(target, [...GC_SUMS, GC_MAJOR_COUNT]);
+    const gc = gcAfter.map((v, k) => v - (gcBefore[k] as number));
+    const gcSeconds = gc.slice(0, GC_KINDS.length).reduce((a, b) => a + (b || 0), 0);
     const errors = errorCount(res);
     const expectedRate = nodes / 30 + nodes / 60;
     const why =
@@ -262,6 +283,10 @@ async function search(
       why,
       lagP99Ms: (lagP99 as number) * 1000,
       lagMaxMs: (lagMax as number) * 1000,
+      gcMsPerS: (gcSeconds * 1000) / ((Date.now() - stepStarted) / 1000),
+      gcMajor: gc[GC_KINDS.length] as number,
+      gcMajorMs: (gc[GC_KINDS.indexOf("major")] as number) * 1000,
+      heapUsedMb: (heapUsed as number) / 2 ** 20,
     };
     steps.push(step);
     log(

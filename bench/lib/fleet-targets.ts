@@ -195,6 +195,21 @@ export async function worstMetrics(
   target: FleetTarget,
   names: readonly string[],
 ): Promise<number[]> {
+  return (await samplesOf(target, names)).map((vs) => (vs.length ? Math.max(...vs) : Number.NaN));
+}
+
+/** The same samples summed over the target's processes (counters such as GC seconds). */
+export async function summedMetrics(
+  target: FleetTarget,
+  names: readonly string[],
+): Promise<number[]> {
+  return (await samplesOf(target, names)).map((vs) =>
+    vs.length ? vs.reduce((a, b) => a + b, 0) : Number.NaN,
+  );
+}
+
+/** Each name's value in each process's /metrics; a name may carry labels: `x{kind="major"}`. */
+async function samplesOf(target: FleetTarget, names: readonly string[]): Promise<number[][]> {
   const texts = await Promise.all(
     target.httpUrls.map((u) =>
       fetch(`${u}/metrics`)
@@ -202,11 +217,10 @@ export async function worstMetrics(
         .catch(() => ""),
     ),
   );
-  return names.map((name) => {
-    const vs = texts
+  return names.map((name) =>
+    texts
       .map((t) => t.split("\n").find((l) => l.startsWith(`${name} `)))
       .map((l) => (l ? Number(l.slice(name.length + 1)) : Number.NaN))
-      .filter((v) => Number.isFinite(v));
-    return vs.length ? Math.max(...vs) : Number.NaN;
-  });
+      .filter((v) => Number.isFinite(v)),
+  );
 }
