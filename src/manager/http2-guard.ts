@@ -12,6 +12,7 @@ const CLOSE_GRACE_MS = 5_000;
 export type GuardReason = "idle" | "no_request" | "rapid_reset" | "oversized_headers";
 
 interface SessionState {
+  readonly session: http2.ServerHttp2Session;
   resets: number;
   windowStart: number;
   oversized: number;
@@ -23,6 +24,12 @@ interface SessionState {
 export interface Tracked {
   readonly writableEnded: boolean;
   once(event: "close", listener: () => void): unknown;
+}
+
+const kState = Symbol("guardSessionState");
+type GuardedStream = http2.ServerHttp2Stream & { [kState]: SessionState };
+function untrackStream(this: GuardedStream) {
+  this[kState].responses.delete(this);
 }
 
 /** True while the manager itself still works on a response of `responses` (not the client's fault). */
@@ -85,6 +92,7 @@ export function guardHttp2Server(
   }
   server.on("session", (session) => {
     const state: SessionState = {
+      session,
       resets: 0,
       windowStart: Date.now(),
       oversized: 0,
@@ -97,17 +105,22 @@ export function guardHttp2Server(
       session.once("stream", () => clearTimeout(timer));
       session.once("close", () => clearTimeout(timer));
     }
-    session.on("stream", (stream) => {
-      stream.once("aborted", () => {
-        const now = Date.now();
-        if (now - state.windowStart > RESET_WINDOW_MS) {
-          state.windowStart = now;
-          state.resets = 0;
-        }
-        if (++state.resets > MAX_RESETS_PER_WINDOW) cut(session, "rapid_reset", true);
-      });
+    session.on("stream", (stream: GuardedStream) => {
+      // Shared listeners that find the session's state on the stream: no
+      // closures per stream. 'aborted' is emitted at most once per stream.
+      stream[kState] = state;
+      stream.on("aborted", onAborted);
     });
   });
+  function onAborted(this: GuardedStream) {
+    const state = this[kState];
+    const now = Date.now();
+    if (now - state.windowStart > RESET_WINDOW_MS) {
+      state.windowStart = now;
+      state.resets = 0;
+    }
+    if (++state.resets > MAX_RESETS_PER_WINDOW) cut(state.session, "rapid_reset", true);
+  }
 
   // The stream and its raw headers, so the fast path (raw streams) and the
   // compatibility handler (req/res) share one check; `tracked` is what answers.
@@ -122,7 +135,12 @@ export function guardHttp2Server(
     if (size <= opts.maxHeaderListSize) {
       if (state) {
         state.responses.add(tracked);
-        tracked.once("close", () => state.responses.delete(tracked));
+        // A fast-path stream answers itself: one shared listener (close is emitted once).
+        // (The session's 'stream' listener, which also sets kState, runs after this one.)
+        if (tracked === stream) {
+          (stream as GuardedStream)[kState] = state;
+          stream.on("close", untrackStream);
+        } else tracked.once("close", () => state.responses.delete(tracked));
       }
       return true;
     }

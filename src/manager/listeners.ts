@@ -70,9 +70,13 @@ export function createListeners(
   if (deps.handlers.fastPath) {
     attachFastPath(grpcServer, { ...deps.handlers.fastPath, admit: guard.stream });
   }
+  // One shared listener ('close' is emitted once per stream): no closure per call.
+  function untrackCall(this: http2.ServerHttp2Stream) {
+    calls.delete(this);
+  }
   grpcServer.on("stream", (stream) => {
     calls.add(stream);
-    stream.once("close", () => calls.delete(stream));
+    stream.on("close", untrackCall);
   });
   const httpServer = createHttpServer(config, tls, (req, res) => {
     if (stopping) {

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { createRpcMetrics } from "./rpc-metrics.js";
 
 /**
  * The manager's own Prometheus metrics (served at /metrics). One registry per
@@ -18,19 +19,8 @@ export function createTelemetry() {
   let nodeCounts: () => Record<string, number> = () => ({});
   return {
     registry,
-    rpcRequests: new Counter({
-      name: "fleet_rpc_requests_total",
-      help: "RPCs handled, by method and status code",
-      labelNames: ["method", "code"] as const,
-      registers: [registry],
-    }),
-    rpcDuration: new Histogram({
-      name: "fleet_rpc_duration_seconds",
-      help: "RPC latency, by method and status code",
-      labelNames: ["method", "code"] as const,
-      buckets: seconds,
-      registers: [registry],
-    }),
+    /** fleet_rpc_requests_total and fleet_rpc_duration_seconds (rpc-metrics.ts). */
+    rpc: createRpcMetrics(registry, seconds),
     ingestBatchRows: new Histogram({
       name: "fleet_ingest_batch_rows",
       help: "Metric rows per group-commit statement",

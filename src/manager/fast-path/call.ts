@@ -24,11 +24,12 @@ import {
   ACCEPT_ENCODING,
   encodeGrpcMessage,
   gunzipBounded,
+  isCompressedFrame,
   toStatus,
   unframeUnary,
 } from "./protocol.js";
 import type { Route } from "./routes.js";
-import { type CallStream, kTrailers, onStreamClose, onWantTrailers } from "./stream-events.js";
+import { onStreamClose, onWantTrailers } from "./stream-events.js";
 
 /** What the call's context values are built from (the TLS peer, the HTTP/2 session). */
 export interface CallSource {
@@ -73,6 +74,8 @@ export class UnaryCall implements ShimCall {
   gzip = false;
   timeoutMs: number | undefined = undefined;
   watchingClose = false;
+  /** What wantTrailers sends (set by respond). */
+  trailers: Record<string, string> | undefined = undefined;
 
   constructor(
     readonly route: Route,
@@ -133,7 +136,7 @@ export class UnaryCall implements ShimCall {
   watchClose(): void {
     if (this.watchingClose) return;
     this.watchingClose = true;
-    this.stream.once("close", onStreamClose);
+    this.stream.on("close", onStreamClose); // emitted once: no once() wrapper
   }
 
   onClose(): void {
@@ -174,7 +177,8 @@ export class UnaryCall implements ShimCall {
     let payload: Buffer;
     let compressed: boolean;
     try {
-      ({ payload, compressed } = unframeUnary(body, this.route.method.name));
+      payload = unframeUnary(body, this.route.method.name);
+      compressed = isCompressedFrame(body);
       if (compressed && !this.gzip) {
         throw new ConnectError(
           "protocol error: received compressed envelope, but no grpc-encoding was set",
@@ -212,14 +216,24 @@ export class UnaryCall implements ShimCall {
       this.fail(err);
       return;
     }
-    pending
-      .then(
-        (out) => this.respond(out),
-        (err) => this.fail(err),
-      )
-      // Writing the answer threw (e.g. a header value HTTP/2 refuses): never an
-      // unhandled rejection, which would end the process.
-      .catch((err: unknown) => this.abandon(err));
+    pending.then(
+      (out) => this.settle(out, undefined),
+      (err: unknown) => this.settle(undefined, err),
+    );
+  }
+
+  /**
+   * Writes the handler's outcome. Writing may throw (e.g. a header value
+   * HTTP/2 refuses): that is abandon(), never an unhandled rejection, which
+   * would end the process.
+   */
+  settle(out: UnaryResponse | undefined, err: unknown): void {
+    try {
+      if (out) this.respond(out);
+      else this.fail(err);
+    } catch (writeErr) {
+      this.abandon(writeErr);
+    }
   }
 
   /**
@@ -275,8 +289,8 @@ export class UnaryCall implements ShimCall {
         : RESPONSE_HEADERS,
       { waitForTrailers: true },
     );
-    (stream as CallStream)[kTrailers] = trailers;
-    stream.once("wantTrailers", onWantTrailers);
+    this.trailers = trailers;
+    stream.on("wantTrailers", onWantTrailers); // emitted once: no once() wrapper
     stream.end(encodeGrpcFrame(bytes));
   }
 

@@ -1,6 +1,10 @@
 import { gunzip } from "node:zlib";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { decodeGrpcFrame } from "../../common/grpc-frame.js";
+import {
+  declaredFrameLength,
+  GRPC_FLAG_COMPRESSED,
+  GRPC_PREFIX_BYTES,
+} from "../../common/grpc-frame.js";
 
 /** The compression this path accepts on requests (responses are always identity). */
 export const ACCEPT_ENCODING = "gzip";
@@ -71,40 +75,43 @@ export function toStatus(err: unknown): { code: Code; message: string } {
 }
 
 /**
- * The one length-prefixed message a unary gRPC request must carry, with
- * connect-node's errors for a missing, truncated or extra message.
+ * The one length-prefixed message a unary gRPC request must carry (a view of
+ * `body`, no copy), with connect-node's errors for a missing, truncated or
+ * extra message. Whether it is compressed: isCompressedFrame(body).
  */
-export function unframeUnary(
-  body: Buffer,
-  methodName: string,
-): { payload: Buffer; compressed: boolean } {
+export function unframeUnary(body: Buffer, methodName: string): Buffer {
   if (body.length === 0) {
     throw new ConnectError(
       "protocol error: missing input message for unary method",
       Code.Unimplemented,
     );
   }
-  const frame = decodeGrpcFrame(body);
-  if (!frame) {
+  const declared = declaredFrameLength(body);
+  if (declared < 0) {
     throw new ConnectError(
       `protocol error: incomplete envelope (${body.length} bytes) for ${methodName}`,
       Code.InvalidArgument,
     );
   }
-  if (frame.payload.length < frame.declared) {
+  const present = body.length - GRPC_PREFIX_BYTES;
+  if (present < declared) {
     throw new ConnectError(
-      `protocol error: promised ${frame.declared} bytes in enveloped message, got ${frame.payload.length} bytes`,
+      `protocol error: promised ${declared} bytes in enveloped message, got ${present} bytes`,
       Code.InvalidArgument,
     );
   }
-  if (frame.rest.length > 0) {
+  if (present > declared) {
     throw new ConnectError(
       "protocol error: received extra input message for unary method",
       Code.Unimplemented,
     );
   }
-  return { payload: frame.payload, compressed: frame.compressed };
+  return body.subarray(GRPC_PREFIX_BYTES);
 }
+
+/** The compressed flag of the frame at the start of `body`. */
+export const isCompressedFrame = (body: Buffer): boolean =>
+  ((body[0] as number) & GRPC_FLAG_COMPRESSED) === GRPC_FLAG_COMPRESSED;
 
 /** Decompresses a gzip message, refusing output over readMaxBytes, with connect-node's errors. */
 export function gunzipBounded(

@@ -5,11 +5,7 @@ import type { UnaryCall } from "./call.js";
 // The stream's listeners are shared functions that find their call on the
 // stream (emit calls them with `this` = the stream): no closures per call.
 export const kCall = Symbol("fastPathCall");
-export type CallStream = ServerHttp2Stream & {
-  [kCall]: UnaryCall;
-  [kTrailers]: Record<string, string>;
-};
-export const kTrailers = Symbol("fastPathTrailers");
+export type CallStream = ServerHttp2Stream & { [kCall]: UnaryCall };
 export function onStreamData(this: CallStream, chunk: Buffer): void {
   this[kCall].onData(chunk);
 }
@@ -26,7 +22,7 @@ export function onStreamError(this: CallStream, err: Error): void {
 }
 export function onWantTrailers(this: CallStream): void {
   try {
-    this.sendTrailers(this[kTrailers]);
+    this.sendTrailers(this[kCall].trailers as Record<string, string>);
   } catch (err) {
     this[kCall].abandon(err);
   }

@@ -1,12 +1,18 @@
 import type { IncomingMessage } from "node:http";
 import type { Http2ServerRequest, ServerHttp2Session } from "node:http2";
-import { type ContextValues, createContextValues, type Interceptor } from "@connectrpc/connect";
+import {
+  type ContextKey,
+  type ContextValues,
+  createContextValues,
+  type Interceptor,
+} from "@connectrpc/connect";
 import type { Logger } from "../../common/logging.js";
 import type { ValidationLimits } from "../../common/validation.js";
 import { callPeerKey } from "../handlers/call-peer.js";
 import type { Admission } from "../services/admission.js";
+import type { CallPeer } from "../services/nodes.js";
 import type { Telemetry } from "../telemetry.js";
-import { peerIdentityOf, peerOf, type StreamSource } from "../tls.js";
+import { type PeerIdentity, peerIdentityOf, peerOf, type StreamSource } from "../tls.js";
 import { createRateLimitInterceptor, createShedInterceptor } from "./admission.js";
 import { createAuthInterceptor, peerIdentityKey } from "./auth.js";
 import { createErrorInterceptor, type DomainErrorOf } from "./errors.js";
@@ -66,16 +72,87 @@ export function createInterceptorChain(o: ChainOptions): Interceptor[] {
   ];
 }
 
+type CallSourceRequest = IncomingMessage | Http2ServerRequest | StreamSource;
+
 /**
  * The per-call context every path sets (the connect-node adapter and the fast
  * path alike): the client certificate's identity (auth), the HTTP/2 session
  * (the NOT_FOUND → GOAWAY rule) and the call's peer (handlers, identity watch).
  */
-export function callContextValues(
-  req: IncomingMessage | Http2ServerRequest | StreamSource,
-): ContextValues {
-  return createContextValues()
-    .set(peerIdentityKey, peerIdentityOf(req))
-    .set(grpcSessionKey, "stream" in req ? (req.stream?.session as ServerHttp2Session) : undefined)
-    .set(callPeerKey, peerOf(req));
+export function callContextValues(req: CallSourceRequest): ContextValues {
+  return new CallContextValues(req);
 }
+
+const IDENTITY = 1;
+const SESSION = 2;
+const PEER = 4;
+
+/**
+ * ContextValues whose three per-call entries are each worked out when a layer
+ * first reads (or sets, or deletes) it: a heartbeat reads only its peer, most
+ * calls nothing else. Other keys are stored as createContextValues would.
+ */
+class CallContextValues implements ContextValues {
+  #filled = 0;
+  #identity: PeerIdentity | undefined = undefined;
+  #session: ServerHttp2Session | undefined = undefined;
+  #peer: CallPeer | undefined = undefined;
+  #other: ContextValues | undefined = undefined;
+
+  constructor(private readonly req: CallSourceRequest) {}
+
+  get<T>(key: ContextKey<T>): T {
+    switch (key as ContextKey<unknown>) {
+      case peerIdentityKey:
+        if (!(this.#filled & IDENTITY)) this.#identity = peerIdentityOf(this.req);
+        this.#filled |= IDENTITY;
+        return this.#identity as T;
+      case grpcSessionKey:
+        if (!(this.#filled & SESSION)) this.#session = sessionOf(this.req);
+        this.#filled |= SESSION;
+        return this.#session as T;
+      case callPeerKey:
+        if (!(this.#filled & PEER)) this.#peer = peerOf(this.req);
+        this.#filled |= PEER;
+        return this.#peer as T;
+      default:
+        return this.#other ? this.#other.get(key) : key.defaultValue;
+    }
+  }
+
+  set<T>(key: ContextKey<T>, value: T): this {
+    switch (key as ContextKey<unknown>) {
+      case peerIdentityKey:
+        this.#identity = value as PeerIdentity | undefined;
+        this.#filled |= IDENTITY;
+        break;
+      case grpcSessionKey:
+        this.#session = value as ServerHttp2Session | undefined;
+        this.#filled |= SESSION;
+        break;
+      case callPeerKey:
+        this.#peer = value as CallPeer | undefined;
+        this.#filled |= PEER;
+        break;
+      default:
+        this.#other ??= createContextValues();
+        this.#other.set(key, value);
+    }
+    return this;
+  }
+
+  delete(key: ContextKey<unknown>): this {
+    switch (key) {
+      case peerIdentityKey:
+      case grpcSessionKey:
+      case callPeerKey:
+        return this.set(key, key.defaultValue);
+      default:
+        this.#other?.delete(key);
+        return this;
+    }
+  }
+}
+
+const sessionOf = (req: CallSourceRequest): ServerHttp2Session | undefined =>
+  "stream" in req ? (req.stream?.session as ServerHttp2Session) : undefined;

@@ -7,34 +7,28 @@ import {
   type StreamResponse,
   type UnaryRequest,
 } from "@connectrpc/connect";
+import type { RpcSeries } from "../rpc-metrics.js";
 import type { Telemetry } from "../telemetry.js";
-
-interface RpcLabels {
-  readonly method: string;
-  readonly code: string;
-}
 
 /** Counts RPCs and their duration by method and status code (outermost interceptor). */
 export function createObserveInterceptor(telemetry: Telemetry): Interceptor {
-  // One frozen label set per method and code, built once: a call allocates none.
-  const labelSets = new Map<DescMethod, Map<string, RpcLabels>>();
-  const labelsOf = (req: UnaryRequest | StreamRequest, code: string): RpcLabels => {
-    let byCode = labelSets.get(req.method);
+  // One series per method and code, looked up by method object: a call allocates none.
+  const seriesByMethod = new Map<DescMethod, Map<string, RpcSeries>>();
+  const seriesOf = (req: UnaryRequest | StreamRequest, code: string): RpcSeries => {
+    let byCode = seriesByMethod.get(req.method);
     if (!byCode) {
       byCode = new Map();
-      labelSets.set(req.method, byCode);
+      seriesByMethod.set(req.method, byCode);
     }
-    let labels = byCode.get(code);
-    if (!labels) {
-      labels = Object.freeze({ method: `${req.service.typeName}/${req.method.name}`, code });
-      byCode.set(code, labels);
+    let series = byCode.get(code);
+    if (!series) {
+      series = telemetry.rpc.series(`${req.service.typeName}/${req.method.name}`, code);
+      byCode.set(code, series);
     }
-    return labels;
+    return series;
   };
   const record = (req: UnaryRequest | StreamRequest, code: string, started: number): void => {
-    const labels = labelsOf(req, code);
-    telemetry.rpcRequests.inc(labels);
-    telemetry.rpcDuration.observe(labels, (performance.now() - started) / 1000);
+    seriesOf(req, code).observe((performance.now() - started) / 1000);
   };
   return (next) => async (req) => {
     const started = performance.now();
