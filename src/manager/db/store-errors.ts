@@ -52,3 +52,12 @@ export function asStoreUnavailable(err: unknown): StoreUnavailableError | undefi
     ? new StoreUnavailableError(`database unavailable (${code}); retry later`, err)
     : undefined;
 }
+
+/** The SQLSTATE the database answered with, anywhere in the cause chain (23505, …). */
+export function storeErrorCode(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
+  }
+  return undefined;
+}

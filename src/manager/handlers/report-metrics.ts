@@ -14,11 +14,13 @@ export function createReportMetricsHandler(metrics: MetricsService) {
   return async (
     req: ReportMetricsRequest,
   ): Promise<MessageInitShape<typeof ReportMetricsResponseSchema>> => {
+    // The decoded maps are plain objects nothing else holds or changes (own
+    // keys only, as protobuf-es sets them): taken as they are, not copied.
     const samples: MetricSample[] = req.metrics.map((m) => ({
       type: m.type,
       timestamp: Number(m.timestamp),
-      values: { ...m.values },
-      labels: { ...m.labels },
+      values: m.values,
+      labels: m.labels,
     }));
     const result = await metrics.report(req.nodeId, samples);
     const message =
