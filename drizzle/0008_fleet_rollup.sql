@@ -2,6 +2,9 @@
 -- leader (src/manager/services/fleet-rollup.ts), and the range it covers.
 -- Fleet-wide tables, no node_id: exempt from the distribution rule
 -- (tests/unit/distribution-rule.test.ts), coordinator-local under Citus.
+-- metrics_ts_brin: the rollup's edges and runs read a short window of every
+-- node's rows; BRIN (one summary per 128 pages) keeps that from scanning whole
+-- daily partitions at almost no cost to ingest, whose rows arrive in time order.
 CREATE TABLE "fleet_rollup_buckets" (
 	"type" text NOT NULL,
 	"name" text NOT NULL,
@@ -26,3 +29,5 @@ CREATE TABLE "fleet_rollup_coverage" (
 	"rolled_at" timestamp with time zone DEFAULT now() NOT NULL,
 	CONSTRAINT "fleet_rollup_coverage_pk" PRIMARY KEY("type","name","step_seconds")
 );
+--> statement-breakpoint
+CREATE INDEX "metrics_ts_brin" ON "metrics" USING brin ("ts");
