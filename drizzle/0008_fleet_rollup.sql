@@ -30,4 +30,4 @@ CREATE TABLE "fleet_rollup_coverage" (
 	CONSTRAINT "fleet_rollup_coverage_pk" PRIMARY KEY("type","name","step_seconds")
 );
 --> statement-breakpoint
-CREATE INDEX "metrics_ts_brin" ON "metrics" USING brin ("ts");
+CREATE INDEX "metrics_ts_brin" ON "metrics" USING brin ("ts") WITH (autosummarize=true);
