@@ -7,6 +7,7 @@ export default defineConfig({
     "./src/manager/db/schema/nodes.ts",
     "./src/manager/db/schema/metrics.ts",
     "./src/manager/db/schema/leases.ts",
+    "./src/manager/db/schema/fleet-rollup.ts",
   ],
   out: "./drizzle",
 });

@@ -8,6 +8,7 @@ import type { Services } from "./routes.js";
 import { type Admission, createAdmission } from "./services/admission.js";
 import { createFleetHistoryService } from "./services/fleet-history.js";
 import { createFleetQueryService } from "./services/fleet-query.js";
+import { createFleetRollup, type FleetRollup, ROLLUP_DEFAULTS } from "./services/fleet-rollup.js";
 import { createHeartbeatBatcher, type HeartbeatBatcher } from "./services/heartbeat-batcher.js";
 import { createIdentityWatch } from "./services/identity-watch.js";
 import { createIngestBatcher, type IngestBatcher } from "./services/ingest-batcher.js";
@@ -28,6 +29,7 @@ export interface ManagerRuntime {
   heartbeats: HeartbeatBatcher;
   ingest: IngestBatcher;
   retention: Retention;
+  rollup: FleetRollup;
   pacing: Pacing;
   telemetry: Telemetry;
   serving: ServingState;
@@ -116,6 +118,11 @@ async function assemble(
   });
   // Partitions for the whole retention window exist before the first row arrives.
   await retention.maintain();
+  const rollup = createFleetRollup({
+    handle: database,
+    options: { ...ROLLUP_DEFAULTS, keepSeconds: config.retention.days * 86_400 },
+    logger,
+  });
   const known = createKnownNodes(db, { ttlMs: config.heartbeat.knownNodeTtlMs });
   const pacing = createPacing({
     minIntervalSeconds: config.heartbeat.minIntervalSeconds,
@@ -184,10 +191,21 @@ async function assemble(
     services,
     admission,
     goaway,
-    background: { liveness, heartbeats, ingest, retention, pacing, telemetry, serving, admission },
+    background: {
+      liveness,
+      heartbeats,
+      ingest,
+      retention,
+      rollup,
+      pacing,
+      telemetry,
+      serving,
+      admission,
+    },
     async start() {
       heartbeats.start();
       retention.start();
+      rollup.start();
       await liveness.start();
     },
     closeStreams() {
@@ -198,6 +216,7 @@ async function assemble(
       await ingest.drain();
       await liveness.stop();
       await retention.stop();
+      await rollup.stop();
       await heartbeats.stop();
       await database.close();
     },

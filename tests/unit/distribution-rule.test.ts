@@ -16,6 +16,10 @@ import { ownTestDatabase } from "../helpers/manager.js";
 const ALLOWED: Record<string, string> = {
   leader_leases:
     "cluster-wide coordination (one row per background job, no node in it); under Citus a reference table or local to the coordinator, never distributed",
+  fleet_rollup_buckets:
+    "fleet-wide QueryFleetMetrics answers per bucket (across every node, none in the key); small, written by the leader, local to the coordinator under Citus",
+  fleet_rollup_coverage:
+    "the range fleet_rollup_buckets covers per series (no node in it); local to the coordinator under Citus",
 };
 
 interface UniqueKey {

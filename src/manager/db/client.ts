@@ -4,11 +4,12 @@ import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import { lockDataDir } from "./data-dir-lock.js";
+import * as fleetRollupSchema from "./schema/fleet-rollup.js";
 import * as leasesSchema from "./schema/leases.js";
 import * as metricsSchema from "./schema/metrics.js";
 import * as nodesSchema from "./schema/nodes.js";
 
-export const schema = { ...nodesSchema, ...metricsSchema, ...leasesSchema };
+export const schema = { ...nodesSchema, ...metricsSchema, ...leasesSchema, ...fleetRollupSchema };
 
 /** The same Drizzle API over postgres.js (DATABASE_URL) or embedded PGlite. */
 export type Database = PgDatabase<PgQueryResultHKT, typeof schema>;

@@ -2,8 +2,9 @@ import { InvalidArgumentError } from "../../common/errors.js";
 import { parseSelector } from "../../common/selector.js";
 import type { MetricWindow, NodeEvent } from "../../common/types.js";
 import type { Database } from "../db/client.js";
-import { type FleetBucket, fleetMetricBuckets } from "../db/queries/fleet-metrics.js";
+import { exactFleetBuckets, type FleetBucket } from "../db/queries/fleet-metrics.js";
 import { listNodeEvents } from "../db/queries/fleet-nodes.js";
+import { rolledFleetBuckets } from "../db/queries/fleet-rollup.js";
 import { requireNodeId, resolveRange } from "./fleet-query.js";
 
 export const AGGREGATES = ["avg", "min", "max", "p50", "p90", "p99", "count"] as const;
@@ -51,16 +52,15 @@ export function createFleetHistoryService(db: Database) {
       // About 300 buckets when no step is given, never finer than 10 s.
       const stepSeconds = q.stepSeconds || Math.max(10, Math.ceil((end - start) / 300));
       resolveRange({ start, end, stepSeconds }, now);
-      const buckets: FleetBucket[] = await fleetMetricBuckets(db, {
-        status: q.status,
-        selector: parseSelector(q.selector),
-        type: q.type,
-        name: q.name,
-        labels: q.labels,
-        start,
-        end,
-        stepSeconds,
-      });
+      const selector = parseSelector(q.selector);
+      const window = { status: q.status, selector, type: q.type, name: q.name, labels: q.labels };
+      // The whole fleet may have precomputed buckets (services/fleet-rollup.ts); filters never do.
+      const wholeFleet =
+        q.status === "" && selector.length === 0 && Object.keys(q.labels).length === 0;
+      const buckets: FleetBucket[] = await (wholeFleet ? rolledFleetBuckets : exactFleetBuckets)(
+        db,
+        { ...window, start, end, stepSeconds },
+      );
       return {
         stepSeconds,
         series: aggregates.map((aggregate) => ({

@@ -29,8 +29,10 @@ export interface FleetMetricsQuery extends MetricWindow {
  * series matching `labels`) are averaged per bucket first, then aggregated
  * across nodes, so a node reporting twice as often does not weigh twice.
  * Percentiles interpolate (percentile_cont). Buckets without data are absent.
+ * Computed from metrics, every row of the window (fleet-rollup.ts reads the
+ * precomputed buckets where it can).
  */
-export async function fleetMetricBuckets(
+export async function exactFleetBuckets(
   db: Database,
   q: FleetMetricsQuery,
 ): Promise<FleetBucket[]> {
