@@ -13,7 +13,6 @@ import postgres from "postgres";
 import { FleetService } from "../../gen/fleet/v1/fleet_pb.js";
 import { createLogger } from "../../src/common/logging.js";
 import { openDatabase } from "../../src/manager/db/client.js";
-import { clearRollups } from "../../src/manager/db/queries/fleet-rollup.js";
 import { createFleetRollup, ROLLUP_DEFAULTS } from "../../src/manager/services/fleet-rollup.js";
 import { managerEnv, startServerChild } from "../lib/child.js";
 import { createBenchDatabase } from "../lib/pg.js";
@@ -102,7 +101,7 @@ export async function queryCase(opts: BenchOptions): Promise<CaseResult> {
     const r0 = performance.now();
     const handle = await openDatabase({ url: db.url, dataDir: "" });
     try {
-      await handle.db.transaction((tx) => clearRollups(tx));
+      await sql`truncate fleet_rollup_coverage, fleet_rollup_buckets, fleet_rollup_late`;
       await createFleetRollup({
         handle,
         options: { ...ROLLUP_DEFAULTS, keepSeconds: 30 * DAY },

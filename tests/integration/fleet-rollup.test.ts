@@ -2,7 +2,8 @@
  * The whole-fleet rollup gives what the exact query gives: QueryFleetMetrics
  * buckets read from fleet_rollup_buckets (plus the edges read from metrics)
  * equal exactFleetBuckets over the same window, for aligned and unaligned
- * windows and windows past the coverage; a node deletion clears the rollup.
+ * windows and windows past the coverage; rows stored late (a replayed spool)
+ * and a node deletion leave markers, and the next run recomputes from them.
  */
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,6 +13,8 @@ import { runMigrations } from "../../src/manager/db/migrate.js";
 import { exactFleetBuckets, type FleetBucket } from "../../src/manager/db/queries/fleet-metrics.js";
 import { deleteNode } from "../../src/manager/db/queries/fleet-nodes.js";
 import { rolledFleetBuckets, rollupCoverage } from "../../src/manager/db/queries/fleet-rollup.js";
+import { insertMetricBatch } from "../../src/manager/db/queries/metrics.js";
+import { rowsOf } from "../../src/manager/db/queries/rows.js";
 import { createFleetRollup } from "../../src/manager/services/fleet-rollup.js";
 import { ownTestDatabase } from "../helpers/manager.js";
 
@@ -107,20 +110,68 @@ describe("the whole-fleet rollup", () => {
     );
   });
 
-  it("a later run extends the coverage; deleting a node clears it", async () => {
+  it("a later run extends the coverage; late rows and a deletion are recomputed by the next run", async () => {
     await rollup().run(new Date(nowS * 1000));
-    expect((await rollupCoverage(handle.db, series))?.toT).toBe(
-      Math.floor((nowS - 120) / STEP) * STEP,
-    );
+    const cover = await rollupCoverage(handle.db, series);
+    expect(cover?.toT).toBe(Math.floor((nowS - 120) / STEP) * STEP);
+    expect(cover?.dirtyFrom).toBeUndefined();
     const q = { ...wholeFleet, start: t0, end: nowS };
     expectSameBuckets(
       await rolledFleetBuckets(handle.db, q),
       await exactFleetBuckets(handle.db, q),
     );
+
+    // A daemon's spool replayed after an outage: rows for buckets rolled hours ago,
+    // stored through the ingest statement, which leaves a marker.
+    await handle.db.execute(sql`
+      insert into nodes (node_id, hostname, os, arch, labels) values ('roll-late', 'h', 'linux', 'amd64', '{}')`);
+    const replayed = Array.from({ length: 12 }, (_, i) => ({
+      type: "cpu",
+      timestamp: t0 + 3600 + i * 600,
+      values: { usage_percent: 99.5 },
+      labels: {},
+    }));
+    expect(
+      await insertMetricBatch(handle.db, [{ nodeId: "roll-late", samples: replayed }]),
+    ).toEqual({ stored: 12, missingNodes: [] });
+    // Until the next run the rolled buckets answer as rolled (without the late node) …
+    const stale = await rolledFleetBuckets(handle.db, q);
+    expect(Math.max(...stale.map((b) => b.count))).toBe(40);
+    // … and after it, as the exact query does.
+    await rollup().run(new Date(nowS * 1000));
+    expect((await rollupCoverage(handle.db, series))?.dirtyFrom).toBeUndefined();
+    const healed = await rolledFleetBuckets(handle.db, q);
+    expectSameBuckets(healed, await exactFleetBuckets(handle.db, q));
+    expect(Math.max(...healed.map((b) => b.count))).toBe(41);
+    const marks = rowsOf<{ n: number }>(
+      await handle.db.execute(sql`select count(*)::int as n from fleet_rollup_late`),
+    );
+    expect(marks[0]?.n).toBe(0);
+
+    // A deletion: the node's past leaves the whole-fleet answer after the next run,
+    // and the rollup stays (queries keep reading it meanwhile).
     expect(await deleteNode(handle.db, "roll-5", new Date())).toBe(true);
-    expect(await rollupCoverage(handle.db, series)).toBeUndefined();
+    expect(await rollupCoverage(handle.db, series)).toBeDefined();
+    await rollup().run(new Date(nowS * 1000));
     const after = await rolledFleetBuckets(handle.db, q);
     expectSameBuckets(after, await exactFleetBuckets(handle.db, q));
-    expect(Math.max(...after.map((b) => b.count))).toBeLessThan(40);
+    expect(Math.max(...after.map((b) => b.count))).toBeLessThan(41);
+  });
+
+  it("rows stored on time leave no marker", async () => {
+    await handle.db.execute(sql`delete from fleet_rollup_late`);
+    const fresh = [
+      {
+        type: "cpu",
+        timestamp: Math.floor(Date.now() / 1000) - 5,
+        values: { usage_percent: 1 },
+        labels: {},
+      },
+    ];
+    await insertMetricBatch(handle.db, [{ nodeId: "roll-1", samples: fresh }]);
+    const marks = rowsOf<{ n: number }>(
+      await handle.db.execute(sql`select count(*)::int as n from fleet_rollup_late`),
+    );
+    expect(marks[0]?.n).toBe(0);
   });
 });

@@ -1,6 +1,12 @@
 import type { Logger } from "../../common/logging.js";
 import type { DatabaseHandle } from "../db/client.js";
-import { type RollupSeries, rollupCoverage, storeRollup } from "../db/queries/fleet-rollup.js";
+import {
+  ROLLUP_SETTLE_SECONDS,
+  type RollupSeries,
+  rollupCoverage,
+  storeRollup,
+  takeLateMarkers,
+} from "../db/queries/fleet-rollup.js";
 
 /** Advisory-lock key: one replica rolls up at a time. */
 export const ROLLUP_LOCK_KEY = 0x666c_7275; // "flru"
@@ -22,8 +28,9 @@ export interface FleetRollupOptions {
   keepSeconds: number;
   /**
    * A bucket is rolled up once it ended this long ago: reports arrive within
-   * about one collection interval. A row arriving later for a rolled bucket is
-   * not in that bucket's whole-fleet answer (filtered queries read metrics).
+   * about one collection interval. Rows stored later (a replayed spool) leave
+   * a marker and their buckets are recomputed by the next run; at least
+   * 2 × LATE_AFTER_SECONDS, or a statement in flight could be missed.
    */
   settleSeconds: number;
   intervalMs: number;
@@ -32,15 +39,16 @@ export interface FleetRollupOptions {
 export const ROLLUP_DEFAULTS: Omit<FleetRollupOptions, "keepSeconds"> = {
   series: ROLLUP_SERIES,
   backfillSeconds: 86_400,
-  settleSeconds: 120,
+  settleSeconds: ROLLUP_SETTLE_SECONDS,
   intervalMs: 60_000,
 };
 
 /**
  * Keeps fleet_rollup_buckets up to date: each run rolls up the buckets that
  * closed since the last one (the first run backfills), on one replica at a
- * time. A node deletion clears the rollup (fleet-nodes.ts); the next run
- * backfills again.
+ * time. Buckets that changed after they were rolled (late rows, a
+ * DeleteNode: fleet_rollup_late) are recomputed by the next run; until then
+ * they answer as rolled.
  */
 export function createFleetRollup(deps: {
   handle: DatabaseHandle;
@@ -54,13 +62,17 @@ export function createFleetRollup(deps: {
   const runOnce = async (now: Date) => {
     await handle.withAdvisoryLock(ROLLUP_LOCK_KEY, async () => {
       const nowS = Math.floor(now.getTime() / 1000);
+      await takeLateMarkers(handle.db);
       for (const s of options.series) {
         const step = s.stepSeconds;
         const toT = Math.floor((nowS - options.settleSeconds) / step) * step;
         const keepFrom = Math.floor((nowS - options.keepSeconds) / step) * step;
         const cover = await rollupCoverage(handle.db, s);
+        // From where the rolled buckets went stale, if they did, else from the last run's end.
+        const stale =
+          cover?.dirtyFrom !== undefined ? Math.floor(cover.dirtyFrom / step) * step : Infinity;
         const fromT = cover
-          ? Math.max(cover.toT, keepFrom)
+          ? Math.max(Math.min(cover.toT, Math.max(stale, cover.fromT)), keepFrom)
           : Math.floor((nowS - options.backfillSeconds) / step) * step;
         if (fromT >= toT) continue;
         const coverFrom = cover && cover.toT >= keepFrom ? Math.max(cover.fromT, keepFrom) : fromT;

@@ -3,7 +3,7 @@ import type { Node, NodeEvent, NodeWithUsage } from "../../../common/types.js";
 import type { Database } from "../client.js";
 import { metrics } from "../schema/metrics.js";
 import { nodeEvents, nodes, nodeUsage } from "../schema/nodes.js";
-import { clearRollups } from "./fleet-rollup.js";
+import { markNodeMetricsGone } from "./fleet-rollup.js";
 import { toNode, toNodeUsage } from "./nodes.js";
 import { rowsOf } from "./rows.js";
 
@@ -18,9 +18,9 @@ export async function deleteNode(db: Database, nodeId: string, now: Date): Promi
       .where(eq(nodes.nodeId, nodeId))
       .returning({ nodeId: nodes.nodeId });
     if (gone.length === 0) return false;
+    // The whole-fleet rollup has this node's past in it: its next run recomputes from there.
+    await markNodeMetricsGone(tx, nodeId);
     await tx.delete(metrics).where(eq(metrics.nodeId, nodeId));
-    // The whole-fleet rollup has this node's past in it; the leader rebuilds it.
-    await clearRollups(tx);
     await tx
       .insert(nodeEvents)
       .values({ nodeId, kind: "deleted", reason: "deleted by API", time: now });

@@ -11,11 +11,17 @@ export interface RollupSeries {
 }
 
 /**
- * Transaction-level advisory lock taken by a rollup's write and by
- * clearRollups: a node deleted while a rollup is computed is either seen gone
- * by it or clears it afterwards.
+ * A bucket is rolled up once it ended this long ago (services/fleet-rollup.ts):
+ * reports arrive within about one collection interval.
  */
-const ROLLUP_WRITE_LOCK = 0x666c_7277; // "flrw"
+export const ROLLUP_SETTLE_SECONDS = 120;
+
+/**
+ * A row older than this when stored may land in a bucket already rolled up, so
+ * its statement leaves a marker (insertMetricBatch). Half the settle time: a
+ * statement still in flight when its rows' bucket is rolled is covered too.
+ */
+export const LATE_AFTER_SECONDS = ROLLUP_SETTLE_SECONDS / 2;
 
 const seriesIs = (s: RollupSeries) =>
   and(
@@ -24,16 +30,52 @@ const seriesIs = (s: RollupSeries) =>
     eq(fleetRollupCoverage.stepSeconds, s.stepSeconds),
   );
 
-/** The range of bucket starts the rollup covers for the series, if any. */
+/**
+ * The range of bucket starts the rollup covers for the series, if any, and
+ * where its rolled buckets went stale (undefined: none did).
+ */
 export async function rollupCoverage(
   db: Database,
   s: RollupSeries,
-): Promise<{ fromT: number; toT: number } | undefined> {
+): Promise<{ fromT: number; toT: number; dirtyFrom?: number } | undefined> {
   const [row] = await db
-    .select({ fromT: fleetRollupCoverage.fromT, toT: fleetRollupCoverage.toT })
+    .select({
+      fromT: fleetRollupCoverage.fromT,
+      toT: fleetRollupCoverage.toT,
+      dirtyFrom: fleetRollupCoverage.dirtyFrom,
+    })
     .from(fleetRollupCoverage)
     .where(seriesIs(s));
-  return row;
+  if (!row) return undefined;
+  const { dirtyFrom, ...range } = row;
+  return dirtyFrom === null ? range : { ...range, dirtyFrom };
+}
+
+/**
+ * Moves the late-row markers into every covered series of their type
+ * (dirty_from = the oldest), in one statement: a marker committed after its
+ * snapshot stays for the next run, and the recompute that follows (a newer
+ * snapshot) sees every row whose marker it took.
+ */
+export async function takeLateMarkers(db: Database): Promise<void> {
+  await db.execute(sql`
+    with taken as (delete from fleet_rollup_late returning type, from_t),
+         oldest as (select type, min(from_t) as from_t from taken group by type)
+    update fleet_rollup_coverage c
+       set dirty_from = least(coalesce(c.dirty_from, oldest.from_t), oldest.from_t)
+      from oldest
+     where c.type = oldest.type`);
+}
+
+/**
+ * Before a node's metrics are deleted (in the same transaction): markers from
+ * its oldest row of each type, so the rollup recomputes without it.
+ */
+export async function markNodeMetricsGone(db: Database, nodeId: string): Promise<void> {
+  await db.execute(sql`
+    insert into fleet_rollup_late (type, from_t)
+    select type, extract(epoch from min(ts))::float8 from metrics
+     where node_id = ${nodeId} group by type`);
 }
 
 /**
@@ -52,8 +94,6 @@ export async function storeRollup(
     eq(fleetRollupBuckets.stepSeconds, s.stepSeconds),
   );
   return db.transaction(async (tx) => {
-    await tx.execute(sql`select pg_advisory_xact_lock(${ROLLUP_WRITE_LOCK})`);
-    // After the lock: this statement's snapshot sees every committed deletion.
     const buckets = await exactFleetBuckets(tx, {
       ...s,
       labels: {},
@@ -77,27 +117,17 @@ export async function storeRollup(
     }
     await tx
       .insert(fleetRollupCoverage)
-      .values({ ...s, fromT: range.coverFrom, toT: range.toT })
+      .values({ ...s, fromT: range.coverFrom, toT: range.toT, dirtyFrom: null })
       .onConflictDoUpdate({
         target: [
           fleetRollupCoverage.type,
           fleetRollupCoverage.name,
           fleetRollupCoverage.stepSeconds,
         ],
-        set: { fromT: range.coverFrom, toT: range.toT, rolledAt: sql`now()` },
+        set: { fromT: range.coverFrom, toT: range.toT, dirtyFrom: null, rolledAt: sql`now()` },
       });
     return buckets.length;
   });
-}
-
-/**
- * Forgets every rollup (a node's metrics were deleted: its past is in them).
- * Called inside the deleting transaction, after the metrics are deleted.
- */
-export async function clearRollups(db: Database): Promise<void> {
-  await db.execute(sql`select pg_advisory_xact_lock(${ROLLUP_WRITE_LOCK})`);
-  await db.delete(fleetRollupCoverage);
-  await db.delete(fleetRollupBuckets);
 }
 
 /**

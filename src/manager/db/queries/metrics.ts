@@ -1,6 +1,7 @@
 import type { MetricSample } from "../../../common/types.js";
 import type { Database } from "../client.js";
 import { storeErrorCode } from "../store-errors.js";
+import { LATE_AFTER_SECONDS } from "./fleet-rollup.js";
 import { digestUsage, mergeUsage, type UsageDigest } from "./node-usage.js";
 import { queryPrepared } from "./prepared.js";
 
@@ -43,9 +44,15 @@ export async function insertMetricBatch(
   // deadlocking. Sorting the requests, not the rows, keeps this cheap.
   const ordered = [...batch].sort((a, b) => cmp(a.nodeId, b.nodeId));
   const usage: UsageDigest[] = [];
+  // Oldest late timestamp per type: rows the whole-fleet rollup may have rolled past.
+  const lateBefore = Date.now() / 1000 - LATE_AFTER_SECONDS;
+  const late = new Map<string, number>();
   for (const { nodeId, samples } of ordered) {
-    for (const s of samples)
+    for (const s of samples) {
       rows.push({ n: nodeId, t: s.type, l: s.labels, s: s.timestamp, v: s.values });
+      if (s.timestamp < lateBefore && !(s.timestamp >= (late.get(s.type) ?? Infinity)))
+        late.set(s.type, s.timestamp);
+    }
     const u = digestUsage(nodeId, samples);
     const prev = usage[usage.length - 1];
     // Two requests of one node in a batch (they sort next to each other): merge.
@@ -57,6 +64,7 @@ export async function insertMetricBatch(
     JSON.stringify(rows),
     JSON.stringify(usage),
     JSON.stringify([...new Set(batch.map((b) => b.nodeId))]),
+    JSON.stringify([...late].map(([t, s]) => ({ t, s }))),
   ];
   type Result = { n: number; missing: string[] | string };
   let row: Result | undefined;
@@ -73,7 +81,8 @@ export async function insertMetricBatch(
 }
 
 /**
- * $1 rows, $2 usage digests, $3 the batch's distinct node ids; all JSON text.
+ * $1 rows, $2 usage digests, $3 the batch's distinct node ids, $4 late-row
+ * markers for the fleet rollup (usually none); all JSON text.
  * `${CONFLICT}` is either nothing (a plain insert: a stored row fails the
  * statement with 23505) or ON CONFLICT DO NOTHING, which makes PostgreSQL probe
  * the key before each row and log a confirmation after it. A batch of new rows
@@ -102,7 +111,10 @@ const insertBatch = (CONFLICT: string) => `
       from jsonb_to_recordset($2::text::jsonb)
         as u(n text, at bigint, c float8, m float8, d float8, rx float8, tx float8)
      where nu.node_id = u.n
-       and (nu.sampled_at is null or nu.sampled_at <= to_timestamp(u.at)))
+       and (nu.sampled_at is null or nu.sampled_at <= to_timestamp(u.at))),
+  late as (
+    insert into fleet_rollup_late (type, from_t)
+    select x.t, x.s from jsonb_to_recordset($4::text::jsonb) as x(t text, s float8))
   select (select count(*)::int from ins) as n,
          (select coalesce(jsonb_agg(id), '[]'::jsonb)
             from jsonb_array_elements_text($3::text::jsonb) as id

@@ -40,6 +40,19 @@ export const fleetRollupBuckets = pgTable(
 );
 
 /**
+ * Rows stored, or deleted, for buckets the rollup may already hold: a daemon's
+ * spool replayed after an outage, a clock behind, a DeleteNode. One row per
+ * metric type and statement, the oldest timestamp touched (Unix seconds);
+ * written in the same statement as the rows, so a committed row always has its
+ * marker. The rollup's next run moves them into the coverage's dirty_from and
+ * recomputes from there. Append-only, no key: writers never wait on each other.
+ */
+export const fleetRollupLate = pgTable("fleet_rollup_late", {
+  type: text("type").notNull(),
+  fromT: doublePrecision("from_t").notNull(),
+});
+
+/**
  * What the rollup covers per (type, name, step): every bucket starting in
  * [from_t, to_t) is in fleet_rollup_buckets if it had data. Buckets outside
  * are computed from metrics at query time.
@@ -52,6 +65,8 @@ export const fleetRollupCoverage = pgTable(
     stepSeconds: integer("step_seconds").notNull(),
     fromT: doublePrecision("from_t").notNull(),
     toT: doublePrecision("to_t").notNull(),
+    /** Rolled buckets from here on changed since they were rolled (late rows, a deletion). */
+    dirtyFrom: doublePrecision("dirty_from"),
     rolledAt: timestamp("rolled_at", { withTimezone: true }).notNull().defaultNow(),
   },
   (r) => [
