@@ -6,7 +6,6 @@
  *
  *   BENCH_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test npx tsx bench/ingest-batch-explain.ts
  */
-import { randomBytes } from "node:crypto";
 import postgres from "postgres";
 import { type DatabaseHandle, openDatabase } from "../src/manager/db/client.js";
 import { runMigrations } from "../src/manager/db/migrate.js";
@@ -19,8 +18,8 @@ const { insertMetricBatch: insertMetricBatchBefore } = (await import(
 )) as typeof import("../src/manager/db/queries/metrics.js");
 
 import { benchMetric, benchNodeId } from "./lib/metric-rows.js";
+import { createBenchDatabase } from "./lib/pg.js";
 
-const serverUrl = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 25);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 20);
 const SLICES = Number(process.env.BENCH_SLICES ?? 10);
@@ -136,19 +135,16 @@ const variants: Record<string, Variant> = {
 };
 
 async function main() {
-  const name = `fleet_ingest_exp_${randomBytes(3).toString("hex")}`;
-  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database ${name}`);
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  const handle = await openDatabase({ url: url.toString(), dataDir: "" });
+  const db = await createBenchDatabase("ingest_explain");
+  const url = db.url;
+  const handle = await openDatabase({ url, dataDir: "" });
   await runMigrations(handle);
   await createDailyPartition(handle.db, dayStart(new Date()));
   await handle.close();
-  const sql = postgres(url.toString(), { max: 2, onnotice: () => {} });
+  const sql = postgres(url, { max: 2, onnotice: () => {} });
   handles = {
-    before: await openDatabase({ url: url.toString(), dataDir: "", poolSize: 4 }),
-    now: await openDatabase({ url: url.toString(), dataDir: "", poolSize: 4 }),
+    before: await openDatabase({ url: url, dataDir: "", poolSize: 4 }),
+    now: await openDatabase({ url: url, dataDir: "", poolSize: 4 }),
   };
   try {
     await sql.unsafe(
@@ -209,8 +205,7 @@ async function main() {
     await handles.before.close();
     await handles.now.close();
     await sql.end();
-    await admin.unsafe(`drop database ${name} with (force)`);
-    await admin.end();
+    await db.drop();
   }
 }
 

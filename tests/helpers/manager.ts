@@ -3,7 +3,7 @@ import postgres from "postgres";
 import { inject } from "vitest";
 import { createLogger } from "../../src/common/logging.js";
 import { MANAGER_DEFAULTS, type ManagerConfig } from "../../src/manager/config.js";
-import { openDatabase } from "../../src/manager/db/client.js";
+import { type DatabaseHandle, openDatabase } from "../../src/manager/db/client.js";
 import { runMigrations } from "../../src/manager/db/migrate.js";
 import {
   type CreateManagerOptions,
@@ -44,6 +44,26 @@ export async function ownTestDatabase(): Promise<{
       const sql = postgres(shared, { max: 1, onnotice: () => {} });
       await sql.unsafe(`drop database if exists ${name} with (force)`);
       await sql.end();
+    },
+  };
+}
+
+/**
+ * An open, migrated handle on a database of this file's own (ownTestDatabase),
+ * for tests that drive the query layer directly; close() closes and drops it.
+ */
+export async function openOwnDatabase(): Promise<{
+  handle: DatabaseHandle;
+  close: () => Promise<void>;
+}> {
+  const own = await ownTestDatabase();
+  const handle = await openDatabase({ url: own.config.databaseUrl, dataDir: own.config.dataDir });
+  await runMigrations(handle);
+  return {
+    handle,
+    close: async () => {
+      await handle.close();
+      await own.drop();
     },
   };
 }

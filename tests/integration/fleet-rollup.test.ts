@@ -8,31 +8,27 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/common/logging.js";
-import { type DatabaseHandle, openDatabase } from "../../src/manager/db/client.js";
-import { runMigrations } from "../../src/manager/db/migrate.js";
+import type { DatabaseHandle } from "../../src/manager/db/client.js";
 import { exactFleetBuckets, type FleetBucket } from "../../src/manager/db/queries/fleet-metrics.js";
 import { deleteNode } from "../../src/manager/db/queries/fleet-nodes.js";
 import { rolledFleetBuckets, rollupCoverage } from "../../src/manager/db/queries/fleet-rollup.js";
 import { insertMetricBatch } from "../../src/manager/db/queries/metrics.js";
 import { rowsOf } from "../../src/manager/db/queries/rows.js";
 import { createFleetRollup } from "../../src/manager/services/fleet-rollup.js";
-import { ownTestDatabase } from "../helpers/manager.js";
+import { openOwnDatabase } from "../helpers/manager.js";
 
 const STEP = 300;
 const series = { type: "cpu", name: "usage_percent", stepSeconds: STEP };
 const wholeFleet = { ...series, labels: {}, status: "", selector: [] };
 
 let handle: DatabaseHandle;
-let drop: () => Promise<void>;
+let close: () => Promise<void>;
 // Six hours ago, aligned to the hour: the data spans [t0, t0 + 4 h).
 const nowS = Math.floor(Date.now() / 1000 / 3600) * 3600;
 const t0 = nowS - 6 * 3600;
 
 beforeAll(async () => {
-  const own = await ownTestDatabase();
-  drop = own.drop;
-  handle = await openDatabase({ url: own.config.databaseUrl, dataDir: own.config.dataDir });
-  await runMigrations(handle);
+  ({ handle, close } = await openOwnDatabase());
   // 40 nodes, a point every 70 s for 4 h (several per bucket, uneven), two label
   // sets on some nodes, a values key that is not a number on others.
   await handle.db.execute(sql`
@@ -49,8 +45,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await handle?.close();
-  await drop?.();
+  await close?.();
 });
 
 /**

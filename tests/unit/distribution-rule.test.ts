@@ -7,10 +7,9 @@
  */
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type DatabaseHandle, openDatabase } from "../../src/manager/db/client.js";
-import { runMigrations } from "../../src/manager/db/migrate.js";
+import type { DatabaseHandle } from "../../src/manager/db/client.js";
 import { rowsOf } from "../../src/manager/db/queries/rows.js";
-import { ownTestDatabase } from "../helpers/manager.js";
+import { openOwnDatabase } from "../helpers/manager.js";
 
 /** Tables exempt from the rule, each with the reason. */
 const ALLOWED: Record<string, string> = {
@@ -30,19 +29,15 @@ interface UniqueKey {
 }
 
 let handle: DatabaseHandle;
-let drop: () => Promise<void>;
+let close: () => Promise<void>;
 
 beforeAll(async () => {
   // A database of its own: other files rename and create tables in the shared one.
-  const own = await ownTestDatabase();
-  drop = own.drop;
-  handle = await openDatabase({ url: own.config.databaseUrl, dataDir: own.config.dataDir });
-  await runMigrations(handle);
+  ({ handle, close } = await openOwnDatabase());
 });
 
 afterAll(async () => {
-  await handle?.close();
-  await drop?.();
+  await close?.();
 });
 
 async function uniqueKeys(): Promise<UniqueKey[]> {

@@ -7,30 +7,25 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLogger } from "../../src/common/logging.js";
-import { type DatabaseHandle, openDatabase } from "../../src/manager/db/client.js";
-import { runMigrations } from "../../src/manager/db/migrate.js";
+import type { DatabaseHandle } from "../../src/manager/db/client.js";
 import { upsertNode } from "../../src/manager/db/queries/nodes.js";
 import { createHeartbeatBatcher } from "../../src/manager/services/heartbeat-batcher.js";
 import { createKnownNodes } from "../../src/manager/services/known-nodes.js";
 import { createTelemetry } from "../../src/manager/telemetry.js";
-import { ownTestDatabase } from "../helpers/manager.js";
+import { openOwnDatabase } from "../helpers/manager.js";
 
 const TTL_MS = 200;
 const RULE = { fixedSeconds: 0, multiplier: 3, defaultIntervalSeconds: 30, floorSeconds: 1 };
 
 let handle: DatabaseHandle;
-let drop: () => Promise<void>;
+let close: () => Promise<void>;
 
 beforeAll(async () => {
-  const own = await ownTestDatabase();
-  drop = own.drop;
-  handle = await openDatabase({ url: own.config.databaseUrl, dataDir: own.config.dataDir });
-  await runMigrations(handle);
+  ({ handle, close } = await openOwnDatabase());
 });
 
 afterAll(async () => {
-  await handle?.close();
-  await drop?.();
+  await close?.();
 });
 
 const register = (nodeId: string, heartbeatIntervalSeconds: number) =>

@@ -29,13 +29,21 @@ const CONNECTION_CODES = new Set([
  */
 const RETRYABLE_SQLSTATE = /^(08|53|57P0[1-4]$|40001$|40P01$|55P03$)/;
 
-/** The error's code if the store is unavailable, else undefined. */
-export function storeUnavailableCode(err: unknown): string | undefined {
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+/** The string codes along the error's cause chain (Drizzle wraps the driver's error). */
+function* causeCodes(err: unknown): Generator<string> {
   for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     const code = (e as { code?: unknown }).code;
-    if (typeof code !== "string") continue;
+    if (typeof code === "string") yield code;
+  }
+}
+
+/** The error's code if the store is unavailable, else undefined. */
+export function storeUnavailableCode(err: unknown): string | undefined {
+  for (const code of causeCodes(err)) {
     if (CONNECTION_CODES.has(code)) return code;
-    if (/^[0-9A-Z]{5}$/.test(code) && RETRYABLE_SQLSTATE.test(code)) return code;
+    if (SQLSTATE.test(code) && RETRYABLE_SQLSTATE.test(code)) return code;
   }
   return undefined;
 }
@@ -55,9 +63,6 @@ export function asStoreUnavailable(err: unknown): StoreUnavailableError | undefi
 
 /** The SQLSTATE the database answered with, anywhere in the cause chain (23505, …). */
 export function storeErrorCode(err: unknown): string | undefined {
-  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return code;
-  }
+  for (const code of causeCodes(err)) if (SQLSTATE.test(code)) return code;
   return undefined;
 }

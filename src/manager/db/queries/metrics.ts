@@ -50,7 +50,7 @@ export async function insertMetricBatch(
   for (const { nodeId, samples } of ordered) {
     for (const s of samples) {
       rows.push({ n: nodeId, t: s.type, l: s.labels, s: s.timestamp, v: s.values });
-      if (s.timestamp < lateBefore && !(s.timestamp >= (late.get(s.type) ?? Infinity)))
+      if (s.timestamp < lateBefore && s.timestamp < (late.get(s.type) ?? Infinity))
         late.set(s.type, s.timestamp);
     }
     const u = digestUsage(nodeId, samples);
