@@ -36,6 +36,8 @@ export async function startServerChild(
   );
   child.stderr?.pipe(createWriteStream(join(RESULTS_DIR, `${name}.log`)));
   const ready = await waitForLine(child, /^READY (.*)$/, 60_000);
+  // What the server prints after READY (node's --trace-gc, say) is kept beside its log.
+  child.stdout?.pipe(createWriteStream(join(RESULTS_DIR, `${name}.stdout.log`)));
   const ports = JSON.parse(ready) as { grpcPort: number; httpPort?: number };
   return {
     pid: child.pid as number,

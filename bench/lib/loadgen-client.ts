@@ -7,7 +7,12 @@ import type { GenCommand, GenResult } from "./loadgen-protocol.js";
 export async function startLoadGenerator() {
   const child: ChildProcess = fork(join(BENCH_DIR, "lib", "loadgen.ts"), [], {
     cwd: REPO_DIR,
-    execArgv: ["--import", "tsx"],
+    // BENCH_GEN_NODE_ARGS="--trace-gc": node flags for the generator (a debug knob).
+    execArgv: [
+      ...(process.env.BENCH_GEN_NODE_ARGS ?? "").split(" ").filter(Boolean),
+      "--import",
+      "tsx",
+    ],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   await new Promise<void>((resolve, reject) => {

@@ -31,9 +31,35 @@ const manager = createManager(config, {
   ...options,
   logger: createLogger("bench-manager", config.logLevel),
 });
+// BENCH_HEAP_PROF=file: V8's sampling heap profiler, counting objects a major GC
+// collects but not those a scavenge does, i.e. where the promoted garbage comes from.
+const heapProfile = process.env.BENCH_HEAP_PROF;
+let heapSession: import("node:inspector").Session | undefined;
+if (heapProfile) {
+  // Starts on SIGUSR2 (after the fleet is registered, say) and is written at SIGTERM.
+  const { Session } = await import("node:inspector");
+  process.once("SIGUSR2", () => {
+    heapSession = new Session();
+    heapSession.connect();
+    heapSession.post("HeapProfiler.startSampling", {
+      samplingInterval: 16384,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: false,
+    });
+  });
+}
 const ports = await manager.start();
 process.stdout.write(`READY ${JSON.stringify(ports)}\n`);
-process.once("SIGTERM", () => {
+process.once("SIGTERM", async () => {
+  if (heapSession && heapProfile) {
+    const { writeFileSync } = await import("node:fs");
+    await new Promise<void>((resolve) =>
+      heapSession?.post("HeapProfiler.stopSampling", (err, res) => {
+        if (!err) writeFileSync(heapProfile, JSON.stringify(res.profile));
+        resolve();
+      }),
+    );
+  }
   manager.stop().then(
     () => {
       process.exitCode = 0;

