@@ -49,6 +49,17 @@ describe("pacing and per-node grace (DESIGN §2 Liveness)", () => {
       expect(hb.heartbeatIntervalSeconds).toBe(2);
       // A daemon of the existing system says nothing: it is asked for heartbeat.interval.
       expect((await client.registerNode({ nodeId: legacy })).heartbeatIntervalSeconds).toBe(60);
+      // Answers are shared per second and interval (handlers/heartbeat.ts): each node
+      // still hears its own interval, and the server time moves on.
+      const t0 = BigInt(Math.floor(Date.now() / 1000));
+      const answers = [];
+      for (const nodeId of [fast, legacy, fast, legacy])
+        answers.push(await client.heartbeat({ nodeId, timestamp: 0n }));
+      expect(answers.map((a) => a.heartbeatIntervalSeconds)).toEqual([2, 60, 2, 60]);
+      expect(answers[0]?.serverTime).toBeGreaterThanOrEqual(t0);
+      await new Promise((r) => setTimeout(r, 1100));
+      const later = await client.heartbeat({ nodeId: fast, timestamp: 0n });
+      expect(later.serverTime).toBeGreaterThan(answers[3]?.serverTime ?? 0n);
 
       const api = fleetClient(m);
       const { node } = await api.getNode({ nodeId: fast });

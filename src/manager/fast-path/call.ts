@@ -50,6 +50,26 @@ const RESPONSE_HEADERS = {
   "content-type": "application/grpc+proto",
   "grpc-accept-encoding": ACCEPT_ENCODING,
 } as const;
+// No `date` header (node adds one unless told): gRPC clients do not read it,
+// grpc-go's server sends none, and it is one more header to build and pack
+// per call. node copies headers and options before use, so these are shared.
+const RESPOND_OPTIONS = { waitForTrailers: true, sendDate: false } as const;
+const TRAILERS_ONLY_OPTIONS = { endStream: true, sendDate: false } as const;
+const OK_TRAILERS: Record<string, string> = Object.freeze({ "grpc-status": "0" });
+
+/**
+ * The response frame of a message. A handler that answers many calls with one
+ * message object (Heartbeat: one per second, handlers/heartbeat.ts) has it
+ * encoded once: the route keeps the last message it encoded and its frame.
+ * Messages a handler returns are never changed afterwards (by it or by us).
+ */
+function encodedAnswer(route: Route, message: Message): Buffer {
+  if (route.lastAnswer === message) return route.lastFrame as Buffer;
+  const frame = encodeGrpcFrame(toBinary(route.method.output as DescMessage, message));
+  route.lastAnswer = message;
+  route.lastFrame = frame;
+  return frame;
+}
 
 /**
  * One unary call on a raw HTTP/2 stream, from request headers to trailers:
@@ -117,7 +137,7 @@ export class UnaryCall implements ShimCall {
           ...RESPONSE_HEADERS,
           "grpc-message": encodeGrpcMessage(message),
         },
-        { endStream: true },
+        TRAILERS_ONLY_OPTIONS,
       );
     } catch (writeErr) {
       // Metadata HTTP/2 refuses (fail() also runs from stream callbacks: never throw there).
@@ -256,7 +276,7 @@ export class UnaryCall implements ShimCall {
             "grpc-status": String(Code.Internal),
             "grpc-message": "internal error",
           },
-          { endStream: true },
+          TRAILERS_ONLY_OPTIONS,
         );
         return;
       }
@@ -268,9 +288,9 @@ export class UnaryCall implements ShimCall {
 
   respond(out: UnaryResponse): void {
     if (this.done) return;
-    let bytes: Uint8Array;
+    let frame: Buffer;
     try {
-      bytes = toBinary(this.route.method.output as DescMessage, out.message);
+      frame = encodedAnswer(this.route, out.message);
     } catch (err) {
       this.fail(err);
       return;
@@ -278,20 +298,21 @@ export class UnaryCall implements ShimCall {
     this.finish();
     const stream = this.stream;
     if (stream.destroyed || stream.closed) return;
-    const trailers: Record<string, string> = this.responseTrailer
-      ? headersToObject(this.responseTrailer)
-      : {};
-    trailers["grpc-status"] = "0";
+    let trailers = OK_TRAILERS;
+    if (this.responseTrailer) {
+      trailers = headersToObject(this.responseTrailer);
+      trailers["grpc-status"] = "0";
+    }
     // Throws (to abandon(), via invoke) on headers HTTP/2 refuses to send.
     stream.respond(
       this.responseHeader
         ? { ...RESPONSE_HEADERS, ...headersToObject(this.responseHeader) }
         : RESPONSE_HEADERS,
-      { waitForTrailers: true },
+      RESPOND_OPTIONS,
     );
     this.trailers = trailers;
     stream.on("wantTrailers", onWantTrailers); // emitted once: no once() wrapper
-    stream.end(encodeGrpcFrame(bytes));
+    stream.end(frame);
   }
 
   get signal(): AbortSignal {

@@ -22,6 +22,9 @@ export interface Route {
   service: DescService;
   method: DescMethodUnary;
   call: UnaryFn;
+  /** The last answer encoded for this method and its frame (call.ts, encodedAnswer). */
+  lastAnswer?: Message;
+  lastFrame?: Buffer;
 }
 
 /**
@@ -58,6 +61,8 @@ export function captureUnaryRoutes(
           service,
           method: method as DescMethodUnary,
           call,
+          lastAnswer: undefined,
+          lastFrame: undefined,
         });
       }
       return router;
