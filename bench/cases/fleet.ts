@@ -20,7 +20,7 @@ import {
 } from "../lib/fleet-targets.js";
 import { startLoadGenerator } from "../lib/loadgen-client.js";
 import { errorCount, type GenResult } from "../lib/loadgen-protocol.js";
-import { createBenchDatabase } from "../lib/pg.js";
+import { createBenchDatabase, vacuumWithoutAutovacuum } from "../lib/pg.js";
 import { cpuMeter, machineMeter } from "../lib/proc.js";
 import type { BenchOptions, BenchRow, CaseResult } from "../lib/report.js";
 
@@ -103,7 +103,7 @@ export async function fleetCase(opts: BenchOptions): Promise<CaseResult> {
           return;
         }
         try {
-          const steps = await search(target, gen, s, fixedNodes, opts.log);
+          const steps = await search(target, gen, s, fixedNodes, opts.log, db.url);
           const held = steps.filter((x) => x.pass).sort((a, b) => b.nodes - a.nodes)[0];
           if (held) best[v] = held;
           for (const st of steps) rows.push(stepRow(target.label, st));
@@ -192,6 +192,7 @@ async function search(
   s: Search,
   fixedNodes: number,
   log: (m: string) => void,
+  dbUrl: string,
 ): Promise<Step[]> {
   const prefix = "fl";
   const steps: Step[] = [];
@@ -233,6 +234,8 @@ async function search(
   let retried = false;
   for (let i = 0; i < s.maxSteps && Date.now() - t0 < s.budgetMs; i++) {
     await seed(nodes);
+    const vacuumed = await vacuumWithoutAutovacuum(dbUrl);
+    if (vacuumed) log(`fleet [${target.label}]: ${vacuumed}`);
     // Reading /metrics resets prom-client's event-loop delay histogram: the next read covers this step.
     await worstMetrics(target, [LAG_MAX]);
     const gcBefore = await summedMetrics(target, [...GC_SUMS, GC_MAJOR_COUNT]);

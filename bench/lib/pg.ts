@@ -26,3 +26,23 @@ export async function createBenchDatabase(tag: string) {
 }
 
 export type BenchDatabase = Awaited<ReturnType<typeof createBenchDatabase>>;
+
+/**
+ * On a server with autovacuum off (as the shared test cluster here is
+ * configured), does what autovacuum does on a stock PostgreSQL between two
+ * measured windows: VACUUM (ANALYZE) the bench's database, so heartbeats'
+ * dead row versions and missing statistics from earlier steps do not pile up
+ * into every later step. Returns what it did, or undefined when autovacuum is on.
+ */
+export async function vacuumWithoutAutovacuum(url: string): Promise<string | undefined> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await sql<{ autovacuum: string }[]>`show autovacuum`;
+    if (row?.autovacuum !== "off") return undefined;
+    const t0 = performance.now();
+    await sql.unsafe("vacuum (analyze)");
+    return `autovacuum is off on this server: vacuum (analyze) before the step, ${((performance.now() - t0) / 1000).toFixed(1)} s`;
+  } finally {
+    await sql.end();
+  }
+}
